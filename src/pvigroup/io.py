@@ -1,0 +1,145 @@
+"""Small I/O helpers shared by every stage: logs, parquet with metadata, json and tsv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pvigroup import __version__
+from pvigroup.errors import PvigroupError
+
+log = logging.getLogger("pvigroup")
+
+
+def log_to(path: str | Path | None) -> None:
+    """Send logging and stderr of this process to ``path`` (line-buffered), as rules do first."""
+    handlers: list[logging.Handler] = []
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        stream = open(path, "a", buffering=1)  # noqa: SIM115 - lives as long as the job
+        sys.stderr = stream
+        handlers.append(logging.StreamHandler(stream))
+    else:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+
+
+def run_script(func: Callable[..., Any], /, *args: Any, log_path: str | None = None, **kwargs: Any) -> Any:
+    """Run one package function for a workflow script.
+
+    A ``PvigroupError`` becomes one clear line on the real stderr (shown by Snakemake) and in the
+    log, and exit status 1; any other exception propagates with its traceback (a bug).
+    """
+    real_stderr = sys.stderr
+    log_to(log_path)
+    try:
+        return func(*args, **kwargs)
+    except PvigroupError as err:
+        log.error("%s", err)
+        print(f"pvigroup error: {err}", file=real_stderr)  # noqa: T201 - the one line the user sees
+        raise SystemExit(1) from None
+
+
+def fingerprint_frame(df: pd.DataFrame) -> str:
+    """sha256 of a frame's content (column names, dtypes as text and values), order-sensitive."""
+    h = hashlib.sha256()
+    h.update(json.dumps(list(map(str, df.columns))).encode())
+    h.update(pd.util.hash_pandas_object(df, index=False).values.tobytes())
+    return h.hexdigest()
+
+
+def fingerprint_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_parquet(df: pd.DataFrame, path: str | Path, meta: Mapping[str, Any] | None = None) -> None:
+    """Write ``df`` with key-value metadata (values json-encoded) plus the package version."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    kv = dict(table.schema.metadata or {})
+    for key, value in {"pvigroup": __version__, **(meta or {})}.items():
+        kv[f"pvigroup.{key}".encode()] = json.dumps(value, sort_keys=True, default=str).encode()
+    pq.write_table(table.replace_schema_metadata(kv), path)
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise PvigroupError(f"{path}: file not found")
+    return pd.read_parquet(path)
+
+
+def read_meta(path: str | Path) -> dict[str, Any]:
+    """The ``pvigroup.*`` key-value metadata of a parquet file written by ``write_parquet``."""
+    kv = pq.read_schema(path).metadata or {}
+    out = {}
+    for key, value in kv.items():
+        k = key.decode()
+        if k.startswith("pvigroup."):
+            out[k.removeprefix("pvigroup.")] = json.loads(value.decode())
+    return out
+
+
+def write_json(obj: Any, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise PvigroupError(f"{path}: file not found") from None
+    except json.JSONDecodeError as err:
+        raise PvigroupError(f"{path}: not valid JSON ({err})") from None
+
+
+def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
+    """Deterministic TSV: fixed float format, no index, '\\n' line ends."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(path, sep="\t", index=False, float_format="%.6g", lineterminator="\n")
+
+
+def read_tsv(path: str | Path) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise PvigroupError(f"{path}: file not found")
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+def _json_default(obj: Any) -> Any:
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
