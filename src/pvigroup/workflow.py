@@ -31,3 +31,54 @@ def one_of(ids: Iterable[str]) -> str:
     if not ids:
         return r"(?!x)x"  # matches nothing
     return "|".join(re.escape(i) for i in sorted(ids, key=lambda s: (-len(s), s)))
+
+
+# --------------------------------------------------------------------------- targets
+def model_tasks(config, model: str) -> list[str]:
+    chosen = config["models"][model].get("tasks")
+    return sorted(chosen if chosen else config["tasks"])
+
+
+def pvi_targets(config) -> list[str]:
+    return [f"results/pvi/{m}/{t}.parquet" for m in sorted(config["models"])
+            for t in model_tasks(config, m)]
+
+
+def pair_ids(config, model: str) -> list[str]:
+    return combos(model_tasks(config, model), 2)
+
+
+def triple_ids(config, model: str) -> list[str]:
+    """Every group of 3 .. max_group_size tasks of ``model`` (all kept under ``triples/``)."""
+    tasks = model_tasks(config, model)
+    top = min(int(config["stats"]["max_group_size"]), len(tasks))
+    return [g for k in range(3, top + 1) for g in combos(tasks, k)]
+
+
+def test_files(config, model: str, kind: str) -> list[str]:
+    ids = pair_ids(config, model) if kind == "pairs" else triple_ids(config, model)
+    return [f"results/stats/{model}/{kind}/{g}.json" for g in ids]
+
+
+def stats_targets(config) -> list[str]:
+    out = []
+    for m in sorted(config["models"]):
+        out.append(f"results/stats/{m}/pairs.tsv")
+        if triple_ids(config, m):
+            out.append(f"results/stats/{m}/triples.tsv")
+    return out
+
+
+def group_targets(config) -> list[str]:
+    out = []
+    for m in sorted(config["models"]):
+        out += [f"results/groups/{m}/similar.tsv", f"results/groups/{m}/dissimilar.tsv",
+                f"results/groups/{m}/manual.tsv"]
+    return out
+
+
+def manual_groups_for(config, model: str) -> list[list[str]]:
+    """The hand-listed groups whose tasks all belong to ``model`` (sorted, deterministic)."""
+    tasks = set(model_tasks(config, model))
+    groups = [sorted(g) for g in config["grouping"]["manual"] if set(g) <= tasks]
+    return sorted(groups)

@@ -1,0 +1,61 @@
+# pvigroup: which NLP tasks to train together, by how hard each task is for a model (PVI).
+#
+# Path scheme (docs/architecture.md):
+#   resources/demo/{corpus}.csv                          demo corpora, fetched at run time
+#   results/data/{task}/{train,dev,test}.parquet         prepared splits (+ task.json, label_counts.tsv)
+#   results/pvi/{model}/{task}.parquet                   one PVI row per held-out instance
+#   results/stats/{model}/{pairs,triples}/{group}.json   one test per pair / triple
+#   results/groups/{model}/{similar,dissimilar,manual}.tsv
+#   results/train/{model}/{stl,mtl}/{group}/seed{seed}/  STL and MTL runs
+#   results/llm/{llm}/{task}/, results/baselines/{method}/{model}/, results/tables/
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/pvi.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/groups.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/llm.smk"
+include: "workflow/rules/baselines.smk"
+include: "workflow/rules/tables.smk"
+
+
+localrules:
+    all,
+    pvi,
+    stats,
+    groups,
+    collect_tests,
+    select_groups,
+    manual_groups,
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets,
+
+
+rule pvi:
+    input:
+        wf.pvi_targets(config),
+
+
+rule stats:
+    input:
+        wf.stats_targets(config),
+
+
+rule groups:
+    input:
+        wf.group_targets(config),

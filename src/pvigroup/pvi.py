@@ -1,0 +1,217 @@
+"""Pointwise V-usable information (Ethayarajh et al., 2022).
+
+PVI(x → y) = −log2 g[∅](y) + log2 g′[x](y), where g′ is fine-tuned on (x, y) and g on (∅, y).
+The mean PVI over a held-out split estimates the V-usable information I_V(X → Y).
+
+The pure functions here take log-probabilities (natural log, one row per instance, one column per
+label id) and gold label ids; everything is indexed by label id and joined by instance id, never by
+row order or label string (the pitfalls of the reference implementation).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pvigroup import __version__
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_json, read_meta, read_parquet, write_json, write_parquet
+
+log = logging.getLogger(__name__)
+
+LN2 = math.log(2.0)
+
+
+# --------------------------------------------------------------------------- pure math
+def gold_log2(logprobs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """log2 p(y_i) for each row ``i`` of natural-log probabilities ``logprobs`` (n, C)."""
+    logprobs = np.asarray(logprobs, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if logprobs.ndim != 2 or logprobs.shape[0] != labels.shape[0]:
+        raise ValueError(f"logprobs {logprobs.shape} do not match {labels.shape[0]} labels")
+    if labels.size and (labels.min() < 0 or labels.max() >= logprobs.shape[1]):
+        raise ValueError(f"label ids must lie in [0, {logprobs.shape[1]})")
+    return logprobs[np.arange(labels.size), labels] / LN2
+
+
+def pvi(logprobs_gprime: np.ndarray, logprobs_null: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-instance PVI in bits: log2 g′[x](y) − log2 g[∅](y)."""
+    return gold_log2(logprobs_gprime, labels) - gold_log2(logprobs_null, labels)
+
+
+def empirical_prior(train_labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Natural-log label frequencies of the training labels: the best a null model can learn.
+
+    Cross-entropy on (∅, y) is minimised by the empirical label distribution, so this is the
+    closed-form optimum of g. A label that never occurs in train has probability 0.
+    """
+    counts = np.bincount(np.asarray(train_labels, dtype=np.int64), minlength=n_labels)
+    with np.errstate(divide="ignore"):
+        return np.log(counts / counts.sum())
+
+
+def majority_accuracy(train_labels: np.ndarray, eval_labels: np.ndarray) -> float:
+    """Accuracy of always predicting the most frequent training label (ties: lowest id)."""
+    majority = int(np.bincount(np.asarray(train_labels, dtype=np.int64)).argmax())
+    return float(np.mean(np.asarray(eval_labels) == majority))
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
+    """Macro-averaged F1 over the labels present in gold or pred (sklearn's convention)."""
+    gold = np.asarray(gold)
+    pred = np.asarray(pred)
+    scores = []
+    for c in range(n_labels):
+        tp = np.sum((gold == c) & (pred == c))
+        fp = np.sum((gold != c) & (pred == c))
+        fn = np.sum((gold == c) & (pred != c))
+        if tp + fp + fn == 0:
+            continue
+        scores.append(2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+# --------------------------------------------------------------------------- data
+def load_task(data_dir: str | Path, splits: tuple[str, ...] = ("train", "dev")):
+    """The engine's ``TaskData`` for a prepared task directory (results/data/{task})."""
+    from pvigroup.engine import TaskData
+
+    data_dir = Path(data_dir)
+    info = read_json(data_dir / "task.json")
+    frames = {s: read_parquet(data_dir / f"{s}.parquet") for s in splits}
+    return TaskData(name=info["task"], labels=list(info["labels"]), train=frames["train"],
+                    dev=frames.get("dev"))
+
+
+# --------------------------------------------------------------------------- rule functions
+def finetune(data_dir: str | Path, out_dir: str | Path, *, pretrained: str,
+             hparams: Mapping[str, Any], null_input: bool, engine: Mapping[str, Any]) -> None:
+    """Fine-tune g′ (``null_input=False``) or g (``null_input=True``) on a task's train split.
+
+    Both keep the last epoch (no selection on dev), as the PVI reference does; dev metrics are
+    only logged.
+    """
+    from pvigroup.config import engine_options, resolve_pretrained
+    from pvigroup.engine import TrainParams, train
+
+    task = load_task(data_dir)
+    params = TrainParams(**dict(hparams), select_on_dev=False)
+    log.info("fine-tuning %s for task %s (%s input): %s", pretrained, task.name,
+             "empty" if null_input else "full", params)
+    train(resolve_pretrained(pretrained), [task], params, out_dir, null_input=null_input,
+          options=engine_options(engine))
+
+
+def fit_empirical_prior(data_dir: str | Path, out_json: str | Path) -> None:
+    """Write the closed-form null model (train label frequencies) as ``prior.json``."""
+    data_dir = Path(data_dir)
+    info = read_json(data_dir / "task.json")
+    labels = read_parquet(data_dir / "train.parquet")["label"].to_numpy()
+    logp = empirical_prior(labels, len(info["labels"]))
+    write_json({"task": info["task"], "labels": info["labels"], "null_model": "empirical-prior",
+                "log_prior": [float(v) for v in logp],
+                "counts": np.bincount(labels, minlength=len(info["labels"])).tolist()}, out_json)
+
+
+def _null_logprobs(null_path: Path, task: str, df: pd.DataFrame, options) -> tuple[np.ndarray, str]:
+    if null_path.is_file():
+        prior = read_json(null_path)
+        logp = np.asarray(prior["log_prior"], dtype=np.float64)
+        return np.broadcast_to(logp, (len(df), logp.size)).copy(), "empirical-prior"
+    from pvigroup.engine import predict_logprobs
+
+    return predict_logprobs(null_path, task, df, null_input=True, options=options), "finetune"
+
+
+def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | Path,
+                out_parquet: str | Path, out_summary: str | Path, *, split: str, model: str,
+                model_spec: Mapping[str, Any], hparams: Mapping[str, Any],
+                engine: Mapping[str, Any], allow_collapsed: bool = False) -> pd.DataFrame:
+    """Read g′ and g out on the held-out ``split`` and write one PVI row per instance.
+
+    Raises ``PvigroupError`` when g′ is no better than the majority baseline (a collapsed
+    fine-tune makes PVI a label-prior artefact) unless ``allow_collapsed``.
+    """
+    from pvigroup.config import engine_options
+    from pvigroup.engine import predict_logprobs
+
+    data_dir, null_path = Path(data_dir), Path(null_path)
+    info = read_json(data_dir / "task.json")
+    task, n_labels = info["task"], len(info["labels"])
+    df = read_parquet(data_dir / f"{split}.parquet")
+    train_labels = read_parquet(data_dir / "train.parquet")["label"].to_numpy()
+    options = engine_options(engine)
+
+    logp_g = predict_logprobs(gprime_dir, task, df, null_input=False, options=options)
+    logp_0, null_kind = _null_logprobs(null_path, task, df, options)
+    labels = df["label"].to_numpy(dtype=np.int64)
+    if null_kind == "empirical-prior":
+        unseen = sorted({int(y) for y in labels if not np.isfinite(logp_0[0, y])})
+        if unseen:
+            names = [info["labels"][y] for y in unseen]
+            raise PvigroupError(
+                f"{data_dir / 'train.parquet'}: label(s) {names} never occur in train, so the "
+                f"empirical prior gives them probability 0 and PVI is infinite; use "
+                f"pvi.null_model: finetune or add training rows of those labels")
+
+    pred = logp_g.argmax(axis=1)
+    out = pd.DataFrame({
+        "id": df["id"].astype(str).to_numpy(),
+        "task": task,
+        "split": split,
+        "label": labels,
+        "log2_p_gprime": gold_log2(logp_g, labels),
+        "log2_p_null": gold_log2(logp_0, labels),
+    })
+    out["pvi"] = out["log2_p_gprime"] - out["log2_p_null"]
+    out["pred"] = pred.astype(np.int64)
+    out["correct"] = out["pred"] == out["label"]
+    if not np.all(np.isfinite(out["pvi"])):
+        bad = out.loc[~np.isfinite(out["pvi"]), "id"].iloc[0]
+        raise PvigroupError(f"{task}: PVI is not finite for instance {bad} (a probability "
+                            "underflowed to 0); check the model outputs")
+
+    acc = float(out["correct"].mean())
+    maj = majority_accuracy(train_labels, labels)
+    collapsed = acc <= maj
+    summary = {
+        "task": task, "model": model, "split": split, "n": len(out),
+        "mean_pvi": float(out["pvi"].mean()), "sd_pvi": float(out["pvi"].std(ddof=1)),
+        "gprime_accuracy": acc, "gprime_macro_f1": macro_f1(labels, pred, n_labels),
+        "majority_accuracy": maj, "null_model": null_kind, "collapsed": bool(collapsed),
+    }
+    meta = {
+        "model": model, "pretrained": model_spec.get("pretrained"), "hparams": dict(hparams),
+        "seed": hparams.get("seed"), "null_model": null_kind, "split": split,
+        "data_fingerprint": read_meta(data_dir / f"{split}.parquet").get("fingerprint"),
+        "package_version": __version__,
+    }
+    write_parquet(out, out_parquet, meta)
+    write_json(summary, out_summary)
+    log.info("%s: mean PVI %.3f bits over %d %s instances; g' accuracy %.3f (majority %.3f)",
+             task, summary["mean_pvi"], len(out), split, acc, maj)
+    if collapsed and not allow_collapsed:
+        raise PvigroupError(
+            f"{task}: g' accuracy {acc:.3f} on {split} is no better than the majority baseline "
+            f"{maj:.3f}: the fine-tune collapsed, so PVI would only reflect the label prior. "
+            f"Train longer or with a higher lr (tasks.{task}.overrides), or set "
+            f"pvi.allow_collapsed: true to keep it")
+    return out
+
+
+def read_pvi(path: str | Path) -> np.ndarray:
+    """The ``pvi`` column of a PVI parquet file, checked finite."""
+    df = read_parquet(path)
+    if "pvi" not in df:
+        raise PvigroupError(f"{path}: no 'pvi' column (columns: {list(df.columns)})")
+    return df["pvi"].to_numpy(dtype=np.float64)
+
+
+__all__ = ["compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
+           "macro_f1", "majority_accuracy", "pvi", "read_pvi"]

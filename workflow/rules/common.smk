@@ -1,0 +1,108 @@
+# Validate the config, define the job universe (tasks, models, pairs, triples) and thin input
+# functions. Anything with a loop or a branch lives in pvigroup.workflow / pvigroup.config.
+import sys
+from pathlib import Path
+
+from pvigroup import workflow as wf
+from pvigroup.config import task_hparams, validate_config
+from pvigroup.errors import PvigroupError
+
+
+try:
+    validate_config(
+        config,
+        Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml",
+        where=", ".join(map(str, workflow.configfiles)) or "config",
+    )
+except PvigroupError as err:
+    sys.exit(f"pvigroup: {err}")
+
+TASKS = sorted(config["tasks"])
+MODELS = sorted(config["models"])
+PAIRS = sorted({p for m in MODELS for p in wf.pair_ids(config, m)})
+TRIPLES = sorted({g for m in MODELS for g in wf.triple_ids(config, m)})
+
+
+wildcard_constraints:
+    task=wf.one_of(TASKS),
+    model=wf.one_of(MODELS),
+    pair=wf.one_of(PAIRS),
+    triple=wf.one_of(TRIPLES),
+    split="train|dev|test",
+    seed=r"\d+",
+
+
+def model_dir(path):
+    """Fine-tuned model directories are temporary unless keep_models is set."""
+    return directory(path) if config["keep_models"] else temp(directory(path))
+
+
+def task_cfg(wildcards):
+    return config["tasks"][wildcards.task]
+
+
+def task_source_files(wildcards):
+    """Local files a task reads (none for Hugging Face sources): rerun prepare when they change."""
+    files = config["tasks"][wildcards.task]["source"].get("files") or {}
+    return {split: path for split, path in files.items()}
+
+
+def model_spec(wildcards):
+    return config["models"][wildcards.model]
+
+
+def pvi_hparams(wildcards):
+    return task_hparams(config, wildcards.task, "pvi")
+
+
+def null_model_input(wildcards):
+    if config["pvi"]["null_model"] == "finetune":
+        return f"results/pvi/{wildcards.model}/{wildcards.task}/null"
+    return f"results/pvi/{wildcards.model}/{wildcards.task}/prior.json"
+
+
+def pair_pvi_files(wildcards):
+    return [f"results/pvi/{wildcards.model}/{t}.parquet" for t in wf.group_tasks(wildcards.pair)]
+
+
+def triple_pvi_files(wildcards):
+    return [f"results/pvi/{wildcards.model}/{t}.parquet" for t in wf.group_tasks(wildcards.triple)]
+
+
+def collected_tests(wildcards):
+    return wf.test_files(config, wildcards.model, wildcards.kind)
+
+
+def select_groups_input(wildcards):
+    files = {"pairs": f"results/stats/{wildcards.model}/pairs.tsv"}
+    if wf.triple_ids(config, wildcards.model):
+        files["triples"] = f"results/stats/{wildcards.model}/triples.tsv"
+    return files
+
+
+def model_pretrained(wildcards):
+    return config["models"][wildcards.model]["pretrained"]
+
+
+def pvi_split_file(wildcards):
+    return f"results/data/{wildcards.task}/{config['pvi']['split']}.parquet"
+
+
+def all_targets(wildcards):
+    """Everything the configured stages produce; each stage adds its own targets."""
+    targets = wf.pvi_targets(config) + wf.stats_targets(config) + wf.group_targets(config)
+    for stage_targets in EXTRA_TARGETS:
+        targets += stage_targets(wildcards)
+    return targets
+
+
+# Later stages (train, llm, baselines, tables) append a function(wildcards) -> list of paths.
+EXTRA_TARGETS = []
+
+
+def manual_groups_of_model(wildcards):
+    return wf.manual_groups_for(config, wildcards.model)
+
+
+def tasks_of_model(wildcards):
+    return wf.model_tasks(config, wildcards.model)

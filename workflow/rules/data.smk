@@ -1,0 +1,53 @@
+# Task data: demo corpora (fetched at run time, never committed) and the prepared splits.
+
+
+rule fetch_demo_corpus:
+    output:
+        "resources/demo/{corpus}.csv",
+    wildcard_constraints:
+        corpus="polarity|uncertainty|spam|bbc",
+    log:
+        "logs/demo/fetch_demo_corpus/{corpus}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/fetch_demo_corpus.py"
+
+
+rule make_twin_task:
+    input:
+        "resources/demo/{corpus}.csv",
+    output:
+        "resources/demo/{corpus}-part{part}of{parts}-noise{noise}.csv",
+    wildcard_constraints:
+        corpus="polarity|uncertainty|spam|bbc",
+        part=r"\d+",
+        parts=r"\d+",
+        noise=r"\d+",
+    log:
+        "logs/demo/make_twin_task/{corpus}-part{part}of{parts}-noise{noise}.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/make_twin_task.py"
+
+
+rule prepare_task:
+    input:
+        unpack(task_source_files),
+    output:
+        train="results/data/{task}/train.parquet",
+        dev="results/data/{task}/dev.parquet",
+        test="results/data/{task}/test.parquet",
+        info="results/data/{task}/task.json",
+        counts="results/data/{task}/label_counts.tsv",
+    params:
+        task=task_cfg,
+    log:
+        "logs/data/{task}/prepare_task.log",
+    benchmark:
+        "benchmarks/data/{task}/prepare_task.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/prepare_task.py"

@@ -1,0 +1,33 @@
+# Task groups: similar (p > alpha), dissimilar (the negative control) and hand-listed groups.
+# select_groups is the workflow's one checkpoint: the MTL jobs depend on what it writes.
+
+
+checkpoint select_groups:
+    input:
+        unpack(select_groups_input),
+    output:
+        similar="results/groups/{model}/similar.tsv",
+        dissimilar="results/groups/{model}/dissimilar.tsv",
+    params:
+        alpha=config["stats"]["alpha"],
+        grouping=config["grouping"],
+    log:
+        "logs/groups/{model}/select_groups.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/select_groups.py"
+
+
+rule manual_groups:
+    output:
+        "results/groups/{model}/manual.tsv",
+    params:
+        groups=manual_groups_of_model,
+        tasks=tasks_of_model,
+    log:
+        "logs/groups/{model}/manual_groups.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/manual_groups.py"

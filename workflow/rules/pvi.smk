@@ -1,0 +1,73 @@
+# PVI: g' on (x, y), the null model g on (∅, y), and one PVI row per held-out instance.
+
+
+rule finetune_gprime:
+    input:
+        train="results/data/{task}/train.parquet",
+        dev="results/data/{task}/dev.parquet",
+        info="results/data/{task}/task.json",
+    output:
+        model_dir("results/pvi/{model}/{task}/gprime"),
+    params:
+        pretrained=model_pretrained,
+        hparams=pvi_hparams,
+    log:
+        "logs/pvi/{model}/{task}/finetune_gprime.log",
+    benchmark:
+        "benchmarks/pvi/{model}/{task}/finetune_gprime.tsv"
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/finetune.py"
+
+
+use rule finetune_gprime as finetune_null with:
+    output:
+        model_dir("results/pvi/{model}/{task}/null"),
+    log:
+        "logs/pvi/{model}/{task}/finetune_null.log",
+    benchmark:
+        "benchmarks/pvi/{model}/{task}/finetune_null.tsv"
+
+
+rule fit_empirical_prior:
+    input:
+        train="results/data/{task}/train.parquet",
+        info="results/data/{task}/task.json",
+    output:
+        "results/pvi/{model}/{task}/prior.json",
+    log:
+        "logs/pvi/{model}/{task}/fit_empirical_prior.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/fit_empirical_prior.py"
+
+
+rule compute_pvi:
+    input:
+        split=pvi_split_file,
+        train="results/data/{task}/train.parquet",
+        info="results/data/{task}/task.json",
+        gprime="results/pvi/{model}/{task}/gprime",
+        null=null_model_input,
+    output:
+        pvi="results/pvi/{model}/{task}.parquet",
+        summary="results/pvi/{model}/{task}.summary.json",
+    params:
+        split=config["pvi"]["split"],
+        model_spec=model_spec,
+        hparams=pvi_hparams,
+        allow_collapsed=config["pvi"]["allow_collapsed"],
+    log:
+        "logs/pvi/{model}/{task}/compute_pvi.log",
+    benchmark:
+        "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
+    resources:
+        gpu=1,
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/compute_pvi.py"

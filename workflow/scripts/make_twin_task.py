@@ -1,0 +1,13 @@
+from pvigroup.demo import make_noisy_twin
+from pvigroup.io import run_script
+
+run_script(
+    make_noisy_twin,
+    snakemake.input[0],
+    snakemake.output[0],
+    noise=int(snakemake.wildcards.noise) / 100,
+    seed=42,
+    part=int(snakemake.wildcards.part),
+    parts=int(snakemake.wildcards.parts),
+    log_path=snakemake.log[0],
+)

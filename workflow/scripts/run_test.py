@@ -1,0 +1,13 @@
+from pvigroup.io import run_script
+from pvigroup.stats import run_test
+
+run_script(
+    run_test,
+    list(snakemake.input),
+    snakemake.output[0],
+    method=snakemake.params.method,
+    seed=snakemake.params.seed,
+    model=snakemake.wildcards.model,
+    grouping=snakemake.params.grouping,
+    log_path=snakemake.log[0],
+)

@@ -1,0 +1,13 @@
+from pvigroup.groups import write_groups
+from pvigroup.io import run_script
+
+run_script(
+    write_groups,
+    snakemake.input.pairs,
+    snakemake.input.get("triples"),
+    snakemake.output.similar,
+    snakemake.output.dissimilar,
+    alpha=snakemake.params.alpha,
+    grouping=snakemake.params.grouping,
+    log_path=snakemake.log[0],
+)
