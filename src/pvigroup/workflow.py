@@ -82,3 +82,12 @@ def manual_groups_for(config, model: str) -> list[list[str]]:
     tasks = set(model_tasks(config, model))
     groups = [sorted(g) for g in config["grouping"]["manual"] if set(g) <= tasks]
     return sorted(groups)
+
+
+def declared_source_files(task: dict) -> dict[str, str]:
+    """The local source files of a task that its prepare job declares as inputs (see common.smk)."""
+    from pathlib import Path
+
+    files = task["source"].get("files") or {}
+    return {split: path for split, path in files.items()
+            if Path(path).parts[:1] == ("resources",) or Path(path).exists()}

@@ -1,7 +1,14 @@
 # Validate the config, define the job universe (tasks, models, pairs, triples) and thin input
 # functions. Anything with a loop or a branch lives in pvigroup.workflow / pvigroup.config.
+import os
 import sys
 from pathlib import Path
+
+# Jobs import the pvigroup package from this checkout, also inside per-rule conda envs
+# (--software-deployment-method conda), which hold the dependencies but not the package itself.
+_SRC = str(Path(workflow.basedir) / "src")
+if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
 from pvigroup import workflow as wf
 from pvigroup.config import task_hparams, validate_config
@@ -42,9 +49,13 @@ def task_cfg(wildcards):
 
 
 def task_source_files(wildcards):
-    """Local files a task reads (none for Hugging Face sources): rerun prepare when they change."""
-    files = config["tasks"][wildcards.task]["source"].get("files") or {}
-    return {split: path for split, path in files.items()}
+    """Local files a task reads, so prepare_task reruns when they change.
+
+    Files under resources/ are made by the workflow's own rules (demo corpora) and always declared;
+    other files are declared when they exist, so `snakemake -n` builds the DAG before the user has
+    supplied data (prepare_task then stops with a message naming the missing file).
+    """
+    return wf.declared_source_files(config["tasks"][wildcards.task])
 
 
 def model_spec(wildcards):

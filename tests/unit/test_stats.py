@@ -1,0 +1,314 @@
+"""Unit tests of pvigroup.stats: every test against scipy/statsmodels, effect sizes by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.weightstats import ttost_ind
+
+from pvigroup import stats
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_tsv, write_parquet
+
+RNG = np.random.default_rng(20240611)
+A = RNG.normal(0.8, 1.0, 137)
+B = RNG.normal(0.5, 1.6, 91)
+C = RNG.normal(0.7, 0.8, 60)
+
+
+# ------------------------------------------------------------------------------ pair tests
+def test_student_by_hand():
+    r = stats.pair_test([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], names=("x", "y"), method="student")
+    # means 2 and 5, both variances 1: sp² = 1, SE = sqrt(2/3), t = -3 / sqrt(2/3), df = 4
+    assert r.statistic == pytest.approx(-3 / math.sqrt(2 / 3), rel=1e-12)
+    assert r.df == 4
+    assert r.pvalue == pytest.approx(2 * sps.t.sf(3 / math.sqrt(2 / 3), 4), rel=1e-12)
+    assert r.pvalue == pytest.approx(0.021311641128756, rel=1e-9)
+    half = sps.t.ppf(0.975, 4) * math.sqrt(2 / 3)
+    assert r.effect["mean_diff"] == -3
+    assert r.effect["mean_diff_ci"] == pytest.approx([-3 - half, -3 + half])
+    # Hedges: d = -3 / 1, J = 1 - 3 / (4 * 6 - 9) = 0.8
+    assert r.effect["hedges_g"] == pytest.approx(-2.4)
+    # SS_between = 13.5, SS_within = 4, MS_within = 1
+    assert r.effect["eta2"] == pytest.approx(13.5 / 17.5)
+    assert r.effect["omega2"] == pytest.approx(12.5 / 18.5)
+    assert r.n == {"x": 3, "y": 3}
+    assert r.mean == {"x": 2.0, "y": 5.0}
+    assert r.sd == {"x": 1.0, "y": 1.0}
+
+
+@pytest.mark.parametrize("method", ["student", "welch"])
+def test_two_sample_matches_scipy(method):
+    r = stats.pair_test(A, B, names=("a", "b"), method=method)
+    ref = sps.ttest_ind(A, B, equal_var=method == "student")
+    assert r.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert r.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert r.df == pytest.approx(ref.df, rel=1e-12)
+    ci = ref.confidence_interval(0.95)
+    assert r.effect["mean_diff_ci"] == pytest.approx([ci.low, ci.high], rel=1e-10)
+    assert r.effect["mean_diff"] == pytest.approx(A.mean() - B.mean())
+
+
+def test_welch_df_and_effects_by_formula():
+    r = stats.pair_test(A, B, method="welch")
+    qa, qb = A.var(ddof=1) / A.size, B.var(ddof=1) / B.size
+    df = (qa + qb) ** 2 / (qa**2 / (A.size - 1) + qb**2 / (B.size - 1))
+    assert r.df == pytest.approx(df)
+    sp = math.sqrt(((A.size - 1) * A.var(ddof=1) + (B.size - 1) * B.var(ddof=1)) / (A.size + B.size - 2))
+    g = (A.mean() - B.mean()) / sp * (1 - 3 / (4 * (A.size + B.size) - 9))
+    assert r.effect["hedges_g"] == pytest.approx(g)
+    # for two groups η² = t² / (t² + df) of the Student test
+    t = sps.ttest_ind(A, B).statistic
+    assert r.effect["eta2"] == pytest.approx(t**2 / (t**2 + A.size + B.size - 2))
+
+
+def test_paired_subsample_matches_ttest_rel_and_is_deterministic():
+    r1 = stats.pair_test(A, B, names=("a", "b"), method="paired", seed=7)
+    r2 = stats.pair_test(A, B, names=("a", "b"), method="paired", seed=7)
+    r3 = stats.pair_test(A, B, names=("a", "b"), method="paired", seed=8)
+    assert r1 == r2
+    assert r1.statistic != r3.statistic
+    assert r1.options == {"n_full": {"a": 137, "b": 91}, "seed": 7, "subsample": 91}
+    assert r1.n == {"a": 91, "b": 91}
+    sa, sb = stats.paired_subsample(A, B, 7)
+    assert sa.size == sb.size == 91
+    assert set(sb) == set(B)  # the smaller sample is kept whole (permuted)
+    assert set(sa) <= set(A)
+    ref = sps.ttest_rel(sa, sb)
+    assert r1.statistic == pytest.approx(ref.statistic, rel=1e-12)
+    assert r1.pvalue == pytest.approx(ref.pvalue, rel=1e-12)
+    assert r1.df == 90
+    ci = ref.confidence_interval(0.95)
+    assert r1.effect["mean_diff_ci"] == pytest.approx([ci.low, ci.high], rel=1e-10)
+
+
+# ----------------------------------------------------------------------------- group tests
+@pytest.mark.parametrize(
+    ("method", "ref"),
+    [("anova", sps.f_oneway), ("alexander-govern", sps.alexandergovern), ("kruskal", sps.kruskal)],
+)
+def test_group_methods_match_scipy(method, ref):
+    r = stats.group_test({"a": A, "b": B, "c": C}, method=method)
+    want = ref(A, B, C)
+    assert r.statistic == pytest.approx(want.statistic, rel=1e-12)
+    assert r.pvalue == pytest.approx(want.pvalue, rel=1e-12)
+    assert r.df == ((2.0, float(A.size + B.size + C.size - 3)) if method == "anova" else 2.0)
+    assert r.group == "a__b__c"
+    assert set(r.effect) == {"eta2", "omega2"}
+
+
+def test_eta_omega_by_hand():
+    x, y, z = np.array([1.0, 2, 3]), np.array([2.0, 4, 6]), np.array([0.0, 1])
+    allv = np.concatenate([x, y, z])
+    g = allv.mean()
+    ssb = 3 * (2 - g) ** 2 + 3 * (4 - g) ** 2 + 2 * (0.5 - g) ** 2
+    ssw = 2 + 8 + 0.5
+    msw = ssw / (8 - 3)
+    r = stats.group_test({"x": x, "y": y, "z": z}, method="kruskal")
+    assert r.effect["eta2"] == pytest.approx(ssb / (ssb + ssw))
+    assert r.effect["omega2"] == pytest.approx((ssb - 2 * msw) / (ssb + ssw + msw))
+    f = sps.f_oneway(x, y, z).statistic
+    assert f == pytest.approx((ssb / 2) / msw)
+
+
+# ------------------------------------------------------------------------------- problems
+def test_unknown_methods_list_choices():
+    with pytest.raises(ValueError, match="student, welch, paired"):
+        stats.pair_test(A, B, method="paired-t")
+    with pytest.raises(ValueError, match="anova, alexander-govern, kruskal"):
+        stats.group_test({"a": A, "b": B}, method="welch")
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [([1.0], "at least 2"), ([1.0, np.nan, 2.0], "NaN/infinite.*row 1"), ([np.inf, 1.0], "row 0")],
+)
+def test_bad_samples_name_the_task(bad, message):
+    with pytest.raises(PvigroupError, match=f"rte: .*{message}"):
+        stats.pair_test(bad, A, names=("rte", "cb"))
+    with pytest.raises(PvigroupError, match=f"rte: .*{message}"):
+        stats.group_test({"cb": A, "rte": bad, "wic": C})
+
+
+def test_zero_variance():
+    with pytest.raises(PvigroupError, match="both PVI samples have zero variance.*undefined"):
+        stats.pair_test([1.0, 1.0], [2.0, 2.0, 2.0], names=("x", "y"), method="welch")
+    with pytest.raises(PvigroupError, match="paired differences have zero variance"):
+        stats.pair_test([1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], method="paired")
+    # one constant sample is fine for t
+    assert stats.pair_test([1.0, 1.0, 1.0], A).pvalue < 1
+    with pytest.raises(PvigroupError, match="every PVI sample has zero variance"):
+        stats.group_test({"a": [1.0, 1.0], "b": [2.0, 2.0], "c": [0.0, 0.0]})
+    with pytest.raises(PvigroupError, match="PVI of b has zero variance"):
+        stats.group_test({"a": A, "b": [2.0, 2.0], "c": C}, method="alexander-govern")
+    with pytest.raises(PvigroupError, match="all PVI values are identical"):
+        stats.group_test({"a": [1.0, 1.0], "b": [1.0, 1.0]}, method="kruskal")
+
+
+# ------------------------------------------------------------------------------------ TOST
+@pytest.mark.parametrize("variance", ["pooled", "unequal"])
+def test_tost_matches_statsmodels(variance):
+    r = stats.tost(A, B, 0.25, variance=variance)
+    p, lower, upper = ttost_ind(A, B, -0.25, 0.25, usevar=variance)
+    assert r.pvalue == pytest.approx(p, rel=1e-12)
+    assert r.pvalue == pytest.approx(max(lower[1], upper[1]), rel=1e-12)
+    assert r.options["lower"]["statistic"] == pytest.approx(lower[0])
+    assert r.options["upper"]["pvalue"] == pytest.approx(upper[1])
+    assert r.test == "tost"
+
+
+def test_tost_decides_equivalence():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0.6, 1.0, 4000), rng.normal(0.6, 1.0, 5000)
+    assert stats.tost(x, y, 0.25).pvalue < 0.01  # equivalent within 0.25 bits
+    assert stats.pair_test(x, y).pvalue > 0.01
+    shifted = y + 0.5
+    assert stats.tost(x, shifted, 0.25).pvalue > 0.5  # not equivalent
+    with pytest.raises(ValueError, match="positive"):
+        stats.tost(x, y, 0.0)
+    with pytest.raises(ValueError, match="pooled, unequal"):
+        stats.tost(x, y, 0.25, variance="welch")
+
+
+def test_tost_group_is_intersection_union():
+    block = stats.tost_group({"c": C, "a": A, "b": B}, 0.3)
+    ps = {k: ttost_ind(*pair, -0.3, 0.3)[0] for k, pair in
+          {"a__b": (A, B), "a__c": (A, C), "b__c": (B, C)}.items()}
+    assert set(block["pairs"]) == set(ps)
+    for k, p in ps.items():
+        assert block["pairs"][k]["pvalue"] == pytest.approx(p)
+    assert block["pvalue"] == pytest.approx(max(ps.values()))
+
+
+# ------------------------------------------------------------------------------- bootstrap
+def test_bootstrap_mean_ci_coverage():
+    rng = np.random.default_rng(11)
+    reps, n, mu = 600, 80, 0.3
+    hits95 = hits80 = 0
+    for i in range(reps):
+        x = rng.normal(mu, 1.5, n)
+        ci = stats.bootstrap_mean_ci(x, 800, seed=i)
+        hits95 += ci.low <= mu <= ci.high
+        ci80 = stats.bootstrap_mean_ci(x, 800, seed=i, level=0.8)
+        hits80 += ci80.low <= mu <= ci80.high
+    assert 0.92 <= hits95 / reps <= 0.98
+    assert 0.74 <= hits80 / reps <= 0.86
+
+
+def test_bootstrap_seeded_and_diff():
+    a1 = stats.bootstrap_mean_ci(A, 500, seed=5)
+    assert a1 == stats.bootstrap_mean_ci(A, 500, seed=5)
+    assert a1 != stats.bootstrap_mean_ci(A, 500, seed=6)
+    assert a1.low < A.mean() < a1.high
+    d = stats.bootstrap_diff_ci(A, B, 2000, seed=1)
+    assert d.estimate == pytest.approx(A.mean() - B.mean())
+    t = stats.pair_test(A, B, method="welch").effect["mean_diff_ci"]
+    assert d.low == pytest.approx(t[0], abs=0.08)
+    assert d.high == pytest.approx(t[1], abs=0.08)
+    none = stats.bootstrap_mean_ci(A, 0)
+    assert math.isnan(none.low) and none.estimate == pytest.approx(A.mean())
+    with pytest.raises(ValueError, match="resamples"):
+        stats.bootstrap_mean_ci(A, -1)
+
+
+def test_vinfo_summary_is_per_task_stable():
+    one = stats.vinfo_summary({"b": B, "a": A}, 300, seed=2)
+    two = stats.vinfo_summary({"a": A, "b": B, "c": C}, 300, seed=2)
+    assert list(one.columns) == ["task", "n", "mean_pvi", "sd_pvi", "ci_low", "ci_high", "level",
+                                 "resamples"]
+    assert list(one["task"]) == ["a", "b"]
+    pd.testing.assert_frame_equal(one, two.iloc[:2])
+    assert (one["ci_low"] < one["mean_pvi"]).all() and (one["mean_pvi"] < one["ci_high"]).all()
+
+
+# ----------------------------------------------------------------------------- sensitivity
+def test_sensitivity_sizes_rule():
+    assert stats.sensitivity_sizes({"a": 300, "b": 120}, [100, 500, 1000]) == [100, 120]
+    assert stats.sensitivity_sizes({"a": 300, "b": 120}, [120, 50]) == [50, 120]
+
+
+def test_sensitivity_table_and_vanishing_difference():
+    rng = np.random.default_rng(0)
+    pvi = {"x": rng.normal(0.0, 1, 3000), "y": rng.normal(0.25, 1, 4000),
+           "z": rng.normal(5.0, 1, 3500)}
+    tab = stats.sensitivity(pvi, [15, 10_000], alpha=0.01, seed=4)
+    assert list(tab.columns) == ["n_per_task", "group", "tasks", "size", "test", "statistic",
+                                 "pvalue", "accepted", "selected"]
+    assert len(tab) == 2 * 4  # sizes 15 and 3000; 3 pairs + 1 triple each
+    assert sorted(set(tab["n_per_task"])) == [15, 3000]
+    big = tab[tab["n_per_task"] == 3000].set_index("group")
+    small = tab[tab["n_per_task"] == 15].set_index("group")
+    assert big.at["x__y", "pvalue"] < 1e-6 and not big.at["x__y", "accepted"]
+    assert small.at["x__y", "pvalue"] > 0.01 and small.at["x__y", "selected"]
+    assert not small.at["x__z", "accepted"]  # 5 bits apart: different at any size
+    assert tab.equals(stats.sensitivity(pvi, [15, 10_000], alpha=0.01, seed=4))
+
+
+# ------------------------------------------------------------------------------------ files
+def _pvi(tmp_path, task, values):
+    path = tmp_path / "pvi" / f"{task}.parquet"
+    df = pd.DataFrame({"id": [f"{task}:{i}" for i in range(len(values))], "task": task,
+                       "pvi": np.asarray(values, dtype=float)})
+    write_parquet(df, path, {"task": task})
+    return path
+
+
+def test_run_test_pair_json(tmp_path):
+    files = [_pvi(tmp_path, "rte", B), _pvi(tmp_path, "boolq", A)]
+    out = tmp_path / "stats" / "pairs" / "boolq__rte.json"
+    d = stats.run_test(files, out, method="welch", seed=1, model="minilm", tost_margin=0.25)
+    on_disk = json.loads(out.read_text())
+    assert on_disk == json.loads(json.dumps(d))
+    assert d["tasks"] == ["boolq", "rte"] and d["group"] == "boolq__rte"
+    assert d["model"] == "minilm" and d["test"] == "welch"
+    assert d["statistic"] == pytest.approx(sps.ttest_ind(A, B, equal_var=False).statistic)
+    assert set(d["effect"]) >= {"mean_diff", "mean_diff_ci", "hedges_g"}
+    assert d["tost"]["pvalue"] == pytest.approx(ttost_ind(A, B, -0.25, 0.25)[0])
+    assert set(d["provenance"]["inputs"]) == {"boolq", "rte"}
+
+
+def test_run_test_errors_name_the_file(tmp_path):
+    good = _pvi(tmp_path, "cb", A)
+    bad = _pvi(tmp_path, "copa", [0.1, np.nan, 0.3])
+    with pytest.raises(PvigroupError, match=r"copa\.parquet.*NaN"):
+        stats.run_test([good, bad], tmp_path / "x.json", method="student", model="m")
+    flat1, flat2 = _pvi(tmp_path, "s1", [1.0, 1.0]), _pvi(tmp_path, "s2", [0.5, 0.5])
+    with pytest.raises(PvigroupError, match=r"s1\.parquet, .*s2\.parquet: .*zero variance"):
+        stats.run_test([flat1, flat2], tmp_path / "y.json", method="student", model="m")
+    with pytest.raises(ValueError, match="anova"):
+        stats.run_test([good, flat1, flat2], tmp_path / "z.json", method="student", model="m")
+
+
+def test_collect_tests_with_correction(tmp_path):
+    files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
+    jsons = []
+    for pair in (("b", "c"), ("a", "b"), ("a", "c")):
+        out = tmp_path / "pairs" / f"{'__'.join(pair)}.json"
+        stats.run_test([files[t] for t in pair], out, method="student", model="m")
+        jsons.append(out)
+    tab = stats.collect_tests(jsons, tmp_path / "pairs.tsv", correction="holm")
+    assert list(tab["group"]) == ["a__b", "a__c", "b__c"]
+    assert list(tab.columns) == [*stats.TEST_COLUMNS, "pvalue_adj"]
+    assert np.allclose(tab["pvalue_adj"], multipletests(tab["pvalue"], method="holm")[1])
+    back = read_tsv(tmp_path / "pairs.tsv")
+    assert list(back.columns) == list(tab.columns)
+    assert np.allclose(back["statistic"], tab["statistic"], rtol=1e-5)
+
+    tri = tmp_path / "triples" / "a__b__c.json"
+    stats.run_test(list(files.values()), tri, method="anova", model="m", tost_margin=0.3)
+    t3 = stats.collect_tests([tri], tmp_path / "triples.tsv")
+    assert t3.loc[0, "df"] == 2 and t3.loc[0, "df2"] == A.size + B.size + C.size - 3
+    assert t3.loc[0, "tost_margin"] == 0.3 and "pvalue_adj" not in t3.columns
+    empty = stats.collect_tests([], tmp_path / "none.tsv", correction="bonferroni")
+    assert empty.empty
+    assert (tmp_path / "none.tsv").read_text().startswith("group\ttasks\tsize")
+    with pytest.raises(PvigroupError, match="TOST block"):
+        stats.collect_tests([jsons[0], tri], tmp_path / "mixed.tsv")
+    with pytest.raises(ValueError, match="fdr_bh"):
+        stats.collect_tests(jsons, tmp_path / "p.tsv", correction="fdr")
