@@ -60,7 +60,9 @@ def test_welch_df_and_effects_by_formula():
     qa, qb = A.var(ddof=1) / A.size, B.var(ddof=1) / B.size
     df = (qa + qb) ** 2 / (qa**2 / (A.size - 1) + qb**2 / (B.size - 1))
     assert r.df == pytest.approx(df)
-    sp = math.sqrt(((A.size - 1) * A.var(ddof=1) + (B.size - 1) * B.var(ddof=1)) / (A.size + B.size - 2))
+    sp = math.sqrt(
+        ((A.size - 1) * A.var(ddof=1) + (B.size - 1) * B.var(ddof=1)) / (A.size + B.size - 2)
+    )
     g = (A.mean() - B.mean()) / sp * (1 - 3 / (4 * (A.size + B.size) - 9))
     assert r.effect["hedges_g"] == pytest.approx(g)
     # for two groups η² = t² / (t² + df) of the Student test
@@ -137,12 +139,15 @@ def test_bad_samples_name_the_task(bad, message):
 
 
 def test_zero_variance():
-    with pytest.raises(PvigroupError, match="both PVI samples have zero variance.*undefined"):
+    with pytest.raises(PvigroupError, match=r"both PVI samples have zero variance.*undefined"):
         stats.pair_test([1.0, 1.0], [2.0, 2.0, 2.0], names=("x", "y"), method="welch")
     with pytest.raises(PvigroupError, match="paired differences have zero variance"):
         stats.pair_test([1.0, 1.0, 1.0], [0.0, 0.0, 0.0, 0.0], method="paired")
     # one constant sample is fine for t
-    assert stats.pair_test([1.0, 1.0, 1.0], A).pvalue < 1
+    for method in ("student", "welch", "paired"):
+        r = stats.pair_test(np.ones(5), A, method=method)
+        assert 0 < r.pvalue < 1 and r.sd["a"] == 0
+    assert stats.group_test({"a": np.ones(4), "b": A, "c": C}).pvalue < 1
     with pytest.raises(PvigroupError, match="every PVI sample has zero variance"):
         stats.group_test({"a": [1.0, 1.0], "b": [2.0, 2.0], "c": [0.0, 0.0]})
     with pytest.raises(PvigroupError, match="PVI of b has zero variance"):
@@ -178,8 +183,10 @@ def test_tost_decides_equivalence():
 
 def test_tost_group_is_intersection_union():
     block = stats.tost_group({"c": C, "a": A, "b": B}, 0.3)
-    ps = {k: ttost_ind(*pair, -0.3, 0.3)[0] for k, pair in
-          {"a__b": (A, B), "a__c": (A, C), "b__c": (B, C)}.items()}
+    ps = {
+        k: ttost_ind(*pair, -0.3, 0.3)[0]
+        for k, pair in {"a__b": (A, B), "a__c": (A, C), "b__c": (B, C)}.items()
+    }
     assert set(block["pairs"]) == set(ps)
     for k, p in ps.items():
         assert block["pairs"][k]["pvalue"] == pytest.approx(p)
@@ -220,8 +227,16 @@ def test_bootstrap_seeded_and_diff():
 def test_vinfo_summary_is_per_task_stable():
     one = stats.vinfo_summary({"b": B, "a": A}, 300, seed=2)
     two = stats.vinfo_summary({"a": A, "b": B, "c": C}, 300, seed=2)
-    assert list(one.columns) == ["task", "n", "mean_pvi", "sd_pvi", "ci_low", "ci_high", "level",
-                                 "resamples"]
+    assert list(one.columns) == [
+        "task",
+        "n",
+        "mean_pvi",
+        "sd_pvi",
+        "ci_low",
+        "ci_high",
+        "level",
+        "resamples",
+    ]
     assert list(one["task"]) == ["a", "b"]
     pd.testing.assert_frame_equal(one, two.iloc[:2])
     assert (one["ci_low"] < one["mean_pvi"]).all() and (one["mean_pvi"] < one["ci_high"]).all()
@@ -235,11 +250,23 @@ def test_sensitivity_sizes_rule():
 
 def test_sensitivity_table_and_vanishing_difference():
     rng = np.random.default_rng(0)
-    pvi = {"x": rng.normal(0.0, 1, 3000), "y": rng.normal(0.25, 1, 4000),
-           "z": rng.normal(5.0, 1, 3500)}
+    pvi = {
+        "x": rng.normal(0.0, 1, 3000),
+        "y": rng.normal(0.25, 1, 4000),
+        "z": rng.normal(5.0, 1, 3500),
+    }
     tab = stats.sensitivity(pvi, [15, 10_000], alpha=0.01, seed=4)
-    assert list(tab.columns) == ["n_per_task", "group", "tasks", "size", "test", "statistic",
-                                 "pvalue", "accepted", "selected"]
+    assert list(tab.columns) == [
+        "n_per_task",
+        "group",
+        "tasks",
+        "size",
+        "test",
+        "statistic",
+        "pvalue",
+        "accepted",
+        "selected",
+    ]
     assert len(tab) == 2 * 4  # sizes 15 and 3000; 3 pairs + 1 triple each
     assert sorted(set(tab["n_per_task"])) == [15, 3000]
     big = tab[tab["n_per_task"] == 3000].set_index("group")
@@ -253,8 +280,13 @@ def test_sensitivity_table_and_vanishing_difference():
 # ------------------------------------------------------------------------------------ files
 def _pvi(tmp_path, task, values):
     path = tmp_path / "pvi" / f"{task}.parquet"
-    df = pd.DataFrame({"id": [f"{task}:{i}" for i in range(len(values))], "task": task,
-                       "pvi": np.asarray(values, dtype=float)})
+    df = pd.DataFrame(
+        {
+            "id": [f"{task}:{i}" for i in range(len(values))],
+            "task": task,
+            "pvi": np.asarray(values, dtype=float),
+        }
+    )
     write_parquet(df, path, {"task": task})
     return path
 

@@ -28,6 +28,8 @@ TASKS = sorted(config["tasks"])
 MODELS = sorted(config["models"])
 PAIRS = sorted({p for m in MODELS for p in wf.pair_ids(config, m)})
 TRIPLES = sorted({g for m in MODELS for g in wf.triple_ids(config, m)})
+# equivalence tests run only when the grouping uses them (a param change reruns the tests)
+TOST_MARGIN = config["grouping"]["tost_margin"] if config["grouping"]["test"] == "tost" else None
 
 
 wildcard_constraints:
@@ -113,7 +115,3 @@ EXTRA_TARGETS = []
 
 def manual_groups_of_model(wildcards):
     return wf.manual_groups_for(config, wildcards.model)
-
-
-def tasks_of_model(wildcards):
-    return wf.model_tasks(config, wildcards.model)

@@ -10,7 +10,8 @@ checkpoint select_groups:
         dissimilar="results/groups/{model}/dissimilar.tsv",
     params:
         alpha=config["stats"]["alpha"],
-        grouping=config["grouping"],
+        rule=config["grouping"]["tie_break"],
+        test=config["grouping"]["test"],
     log:
         "logs/groups/{model}/select_groups.log",
     conda:
@@ -23,8 +24,8 @@ rule manual_groups:
     output:
         "results/groups/{model}/manual.tsv",
     params:
+        # only this model's hand-listed groups: adding a task does not rerun this job
         groups=manual_groups_of_model,
-        tasks=tasks_of_model,
     log:
         "logs/groups/{model}/manual_groups.log",
     conda:

@@ -9,7 +9,8 @@ rule pair_test:
     params:
         method=config["stats"]["pair_test"],
         seed=config["stats"]["seed"],
-        grouping=config["grouping"],
+        tost_margin=TOST_MARGIN,
+        tost_variance=config["grouping"]["tost_variance"],
     log:
         "logs/stats/{model}/pairs/{pair}.log",
     conda:
@@ -26,7 +27,8 @@ use rule pair_test as triple_test with:
     params:
         method=config["stats"]["group_test"],
         seed=config["stats"]["seed"],
-        grouping=config["grouping"],
+        tost_margin=TOST_MARGIN,
+        tost_variance=config["grouping"]["tost_variance"],
     log:
         "logs/stats/{model}/triples/{triple}.log",
 

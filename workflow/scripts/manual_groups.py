@@ -4,7 +4,8 @@ from pvigroup.io import run_script
 run_script(
     manual_groups,
     snakemake.params.groups,
-    snakemake.params.tasks,
+    # tasks were checked against the registry when the config was validated
+    {t for group in snakemake.params.groups for t in group},
     snakemake.output[0],
     log_path=snakemake.log[0],
 )

@@ -8,6 +8,7 @@ run_script(
     method=snakemake.params.method,
     seed=snakemake.params.seed,
     model=snakemake.wildcards.model,
-    grouping=snakemake.params.grouping,
+    tost_margin=snakemake.params.tost_margin,
+    tost_variance=snakemake.params.tost_variance,
     log_path=snakemake.log[0],
 )

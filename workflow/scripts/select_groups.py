@@ -8,6 +8,7 @@ run_script(
     snakemake.output.similar,
     snakemake.output.dissimilar,
     alpha=snakemake.params.alpha,
-    grouping=snakemake.params.grouping,
+    rule=snakemake.params.rule,
+    test=snakemake.params.test,
     log_path=snakemake.log[0],
 )

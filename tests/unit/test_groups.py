@@ -1,0 +1,231 @@
+"""Unit tests of pvigroup.groups on constructed test tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pvigroup import groups
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_tsv, write_tsv
+
+
+def table(*rows, tost=False):
+    """Rows (tasks "a,b", statistic, pvalue[, tost_pvalue]) as a tests table."""
+    out = []
+    for r in rows:
+        tasks = r[0].split(",")
+        row = {
+            "group": "__".join(sorted(tasks)),
+            "tasks": ",".join(sorted(tasks)),
+            "size": len(tasks),
+            "test": "student" if len(tasks) == 2 else "anova",
+            "statistic": r[1],
+            "pvalue": r[2],
+        }
+        if tost:
+            row["tost_pvalue"] = r[3]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def groups_of(frame):
+    return list(frame["group"])
+
+
+# ----------------------------------------------------------------------------- tie-break
+def test_task_in_two_pairs_paper_vs_closest():
+    # cb is similar to both copa (|t| = 1.328) and cola (|t| = 1.237); paper keeps larger |t|
+    t = table(("cb,copa", 1.328, 0.185), ("cb,cola", -1.237, 0.216), ("rte,wic", 5.0, 1e-6))
+    sim, _ = groups.select_groups(t, rule="paper")
+    assert groups_of(sim) == ["cb__copa"]
+    sim, _ = groups.select_groups(t, rule="closest")
+    assert groups_of(sim) == ["cb__cola"]
+    assert sim.loc[0, "score"] == pytest.approx(1.237)  # |statistic|, the quantity ranked by
+
+
+def test_paper_table1_pairs_disjoint():
+    # the paper's Table 1 (general domain); every task ends in at most one group
+    t = table(
+        ("advice,causal", 1.398, 0.162),
+        ("causal,cb", 2.411, 0.016),
+        ("boolq,rte", 1.775, 0.076),
+        ("cb,copa", 1.328, 0.185),
+        ("cb,cola", 1.237, 0.216),
+        ("cb,sst2", -1.660, 0.097),
+        ("copa,wic", -2.358, 0.019),
+        ("cola,copa", -0.072, 0.943),
+    )
+    sim, _ = groups.select_groups(t, rule="paper")
+    assert groups_of(sim) == ["causal__cb", "copa__wic", "boolq__rte"]
+    sim, _ = groups.select_groups(t, rule="closest")
+    assert groups_of(sim) == ["cola__copa", "advice__causal", "cb__sst2", "boolq__rte"]
+    for frame in (sim,):
+        tasks = [x for ts in frame["tasks"] for x in ts.split(",")]
+        assert len(tasks) == len(set(tasks))
+
+
+def test_triple_vs_pair_conflict():
+    # triple a,b,c (F = 0.8, p = 0.44) and pair a,d (t = 2.5, p = 0.013) share task a
+    t = table(("a,b,c", 0.8, 0.44), ("a,d", 2.5, 0.013), ("b,c", 0.1, 0.9))
+    sim, _ = groups.select_groups(t)  # default: larger groups first
+    assert groups_of(sim) == ["a__b__c"]
+    sim, _ = groups.select_groups(t, size_priority="smaller")
+    assert groups_of(sim) == ["a__d", "b__c"]
+    # one p-value scale: paper = smaller p first (a,d), closest = larger p first (b,c, then ...)
+    sim, _ = groups.select_groups(t, size_priority="pvalue", rule="paper")
+    assert groups_of(sim) == ["a__d", "b__c"]
+    assert sim.loc[0, "score"] == pytest.approx(0.013)
+    sim, _ = groups.select_groups(t, size_priority="pvalue", rule="closest")
+    assert groups_of(sim) == ["b__c", "a__d"]
+
+
+def test_exact_ties_broken_by_group_id():
+    t = table(("b,c", 2.0, 0.05), ("a,b", -2.0, 0.05), ("c,d", 2.0, 0.05))
+    for rule in ("paper", "closest"):
+        sim, _ = groups.select_groups(t, rule=rule)
+        assert groups_of(sim) == ["a__b", "c__d"]
+    # order of the input rows does not matter
+    sim, _ = groups.select_groups(t.iloc[::-1], rule="paper")
+    assert groups_of(sim) == ["a__b", "c__d"]
+
+
+def test_p_equal_to_alpha_is_neither_similar_nor_dissimilar():
+    t = table(("a,b", 2.6, 0.01), ("c,d", 2.6, 0.0100001), ("e,f", 2.6, 0.0099999))
+    sim, dis = groups.select_groups(t, alpha=0.01)
+    assert groups_of(sim) == ["c__d"]
+    assert groups_of(dis) == ["e__f"]
+
+
+def test_dissimilar_most_different_first_and_disjoint():
+    t = table(
+        ("a,b", 9.0, 1e-12),
+        ("a,c", 12.0, 0.0),
+        ("b,d", 7.0, 0.0),
+        ("c,d", 3.0, 0.001),
+        ("a,b,c", 40.0, 0.0),
+        ("e,f", 0.5, 0.6),
+    )
+    _, dis = groups.select_groups(t)
+    # p = 0 ties: larger groups first (size priority), then larger |statistic|
+    assert groups_of(dis) == ["a__b__c"]
+    _, dis = groups.select_groups(t, dissimilar_sizes=(2,))
+    assert groups_of(dis) == ["a__c", "b__d"]
+    assert list(dis["source"]) == ["pvi-dissimilar"] * 2
+    assert list(dis["score"]) == [0.0, 0.0]
+
+
+def test_tost_acceptance():
+    t = table(
+        ("a,b", 0.2, 0.8, 0.001),
+        ("a,c", 0.1, 0.9, 0.2),
+        ("c,d", 4.0, 1e-4, 0.005),
+        ("b,c,d", 0.5, 0.6, 0.02),
+        tost=True,
+    )
+    sim, dis = groups.select_groups(t, test="tost", alpha=0.01)
+    # accepted: a,b and c,d (tost p < alpha), not a,c or the triple (one pair not equivalent)
+    assert groups_of(sim) == ["c__d", "a__b"]
+    assert list(sim["tost_pvalue"]) == [0.005, 0.001]
+    assert groups_of(dis) == ["c__d"]  # dissimilar keeps the difference test's meaning
+    with pytest.raises(PvigroupError, match="tost_pvalue"):
+        groups.select_groups(t.drop(columns="tost_pvalue"), test="tost")
+
+
+def test_corrected_pvalues_are_used_when_present():
+    t = table(("a,b", 2.7, 0.008), ("c,d", 2.0, 0.05))
+    t["pvalue_adj"] = [0.016, 0.1]
+    sim, _ = groups.select_groups(t)
+    assert groups_of(sim) == ["a__b", "c__d"]
+    assert list(sim["pvalue"]) == [0.016, 0.1]
+
+
+def test_bad_tables_and_options():
+    with pytest.raises(ValueError, match="paper, closest"):
+        groups.select_groups(table(("a,b", 1.0, 0.5)), rule="larger")
+    with pytest.raises(ValueError, match="larger, smaller, pvalue"):
+        groups.select_groups(table(("a,b", 1.0, 0.5)), size_priority="none")
+    bad = table(("a,b", 1.0, 0.5))
+    bad.loc[0, "group"] = "b__a"
+    with pytest.raises(PvigroupError, match="row 0: group 'b__a' does not match"):
+        groups.select_groups(bad, where="pairs.tsv")
+    nan = table(("a,b", 1.0, np.nan))
+    with pytest.raises(PvigroupError, match="pvalue is not a number"):
+        groups.select_groups(nan)
+    with pytest.raises(PvigroupError, match="appears more than once"):
+        groups.select_groups(table(("a,b", 1.0, 0.5), ("b,a", 1.0, 0.5)))
+
+
+def test_empty_table():
+    sim, dis = groups.select_groups(table(("a,b", 1.0, 0.5)).iloc[:0])
+    assert sim.empty and dis.empty and list(sim.columns) == list(groups.GROUP_COLUMNS)
+
+
+# ----------------------------------------------------------------------------------- files
+def test_write_groups_round_trip(tmp_path):
+    write_tsv(
+        table(("cb,copa", 1.3, 0.18), ("cb,cola", 1.2, 0.2), ("rte,wic", 5.0, 1e-6)),
+        tmp_path / "pairs.tsv",
+    )
+    write_tsv(table(("cb,cola,copa", 0.8, 0.44)).iloc[:0], tmp_path / "triples.tsv")
+    groups.write_groups(
+        tmp_path / "pairs.tsv",
+        tmp_path / "triples.tsv",
+        tmp_path / "similar.tsv",
+        tmp_path / "dissimilar.tsv",
+    )
+    back = groups.read_groups(tmp_path / "similar.tsv")
+    assert list(back.columns) == list(groups.GROUP_COLUMNS)
+    assert list(back["group"]) == ["cb__copa"] and back.loc[0, "source"] == "pvi-similar"
+    assert list(groups.read_groups(tmp_path / "dissimilar.tsv")["group"]) == ["rte__wic"]
+    groups.write_groups(
+        tmp_path / "pairs.tsv", None, tmp_path / "s2.tsv", tmp_path / "d2.tsv", alpha=0.5
+    )
+    assert groups.read_groups(tmp_path / "s2.tsv").empty
+    assert (tmp_path / "s2.tsv").read_text() == "\t".join(groups.GROUP_COLUMNS) + "\n"
+
+
+def test_manual_groups(tmp_path):
+    out = tmp_path / "manual.tsv"
+    groups.manual_groups(
+        [["rte", "boolq"], ["cb", "copa", "cola"]], ["boolq", "cb", "cola", "copa", "rte"], out
+    )
+    g = groups.read_groups(out)
+    assert list(g["group"]) == ["boolq__rte", "cb__cola__copa"]
+    assert list(g["size"]) == [2, 3] and set(g["source"]) == {"manual"}
+    with pytest.raises(PvigroupError, match=r"grouping.manual\[1\]: unknown task\(s\) wsc"):
+        groups.manual_groups([["rte", "cb"], ["wsc", "rte"]], ["rte", "cb"], out)
+    with pytest.raises(PvigroupError, match="at least 2 tasks"):
+        groups.manual_groups([["rte"]], ["rte"], out)
+    with pytest.raises(PvigroupError, match="listed twice"):
+        groups.manual_groups([["rte", "rte"]], ["rte"], out)
+    with pytest.raises(PvigroupError, match=r"already grouping.manual\[0\]"):
+        groups.manual_groups([["rte", "cb"], ["cb", "rte"]], ["rte", "cb"], out)
+    groups.manual_groups([], ["rte"], out)
+    assert groups.read_groups(out).empty
+
+
+def test_read_groups_checks(tmp_path):
+    p = tmp_path / "g.tsv"
+    write_tsv(
+        pd.DataFrame(
+            {
+                "group": ["a__c"],
+                "tasks": ["a,b"],
+                "size": [2],
+                "source": ["x"],
+                "test": [""],
+                "statistic": [1.0],
+                "pvalue": [0.5],
+                "score": [1.0],
+            }
+        ),
+        p,
+    )
+    with pytest.raises(PvigroupError, match=r"g\.tsv: row 2: group 'a__c' does not match"):
+        groups.read_groups(p)
+    write_tsv(pd.DataFrame({"group": ["a__b"], "tasks": ["a,b"]}), p)
+    with pytest.raises(PvigroupError, match="missing column"):
+        groups.read_groups(p)
+    assert read_tsv(p).shape == (1, 2)
