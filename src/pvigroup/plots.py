@@ -1,0 +1,229 @@
+"""Report figures (matplotlib, Agg backend, PNG): PVI distributions, pair p-values, accepted
+groups, STL vs MTL, label distributions.
+
+Every function reads result files in the formats of docs/architecture.md and writes one PNG.
+Figures are deterministic for the same inputs (fixed size, dpi and ordering; no timestamps).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_parquet, read_tsv
+from pvigroup.workflow import SEP
+
+log = logging.getLogger(__name__)
+
+DPI = 120
+_META = {"Software": None}  # no matplotlib version in the PNG: same inputs, same bytes
+
+
+def _save(fig: plt.Figure, out: str | Path) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=DPI, format="png", metadata=_META, bbox_inches="tight")
+    plt.close(fig)
+    log.info("figure -> %s", out)
+
+
+def _note(ax: plt.Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def plot_pvi_violin(pvi: Mapping[str, str | Path], out: str | Path, *, model: str = "",
+                    names: Mapping[str, str] | None = None) -> None:
+    """Violin plot of the per-instance PVI of each task (mean marked).
+
+    Parameters
+    ----------
+    pvi
+        task id to its ``results/pvi/{model}/{task}.parquet``.
+    out
+        PNG path.
+    model
+        model key shown in the title.
+    names
+        display names of the tasks.
+    """
+    names = names or {}
+    tasks = list(pvi)
+    values = []
+    for task in tasks:
+        df = read_parquet(pvi[task])
+        if "pvi" not in df.columns:
+            raise PvigroupError(f"{pvi[task]}: no 'pvi' column")
+        values.append(df["pvi"].astype(float).dropna().to_numpy())
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(tasks) + 1.5), 4.0))
+    if not tasks or not any(len(v) for v in values):
+        _note(ax, "no PVI values")
+    else:
+        pos = np.arange(1, len(tasks) + 1)
+        keep = [i for i, v in enumerate(values) if len(v) > 1]
+        if keep:
+            ax.violinplot([values[i] for i in keep], positions=pos[keep], showmedians=True)
+        ax.scatter(pos, [v.mean() if len(v) else np.nan for v in values], marker="D",
+                   color="black", zorder=3, label="mean PVI")
+        ax.axhline(0.0, color="grey", lw=0.8, ls=":")
+        ax.set_xticks(pos, [f"{names.get(t, t)}\n(n={len(v)})" for t, v in zip(tasks, values, strict=True)],
+                      rotation=30, ha="right")
+        ax.set_ylabel("PVI (bits)")
+        ax.legend(loc="best", fontsize="small")
+    ax.set_title(f"PVI per task{f' ({model})' if model else ''}")
+    _save(fig, out)
+
+
+def pvalue_matrix(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Symmetric task x task matrix of pair p-values (``pvalue_adj`` when present), NaN diagonal."""
+    col = "pvalue_adj" if "pvalue_adj" in pairs.columns else "pvalue"
+    tasks = sorted({t for g in pairs["group"] for t in g.split(SEP)})
+    mat = pd.DataFrame(np.nan, index=tasks, columns=tasks)
+    for g, p in zip(pairs["group"], pairs[col], strict=True):
+        a, b = g.split(SEP)
+        mat.loc[a, b] = mat.loc[b, a] = float(p)
+    return mat
+
+
+def plot_pair_pvalues(pairs_tsv: str | Path, out: str | Path, *, alpha: float, model: str = "",
+                      names: Mapping[str, str] | None = None) -> None:
+    """Heatmap of pair p-values on a log scale; cells with p > alpha (similar) are outlined and
+    the colour bar marks alpha."""
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+
+    names = names or {}
+    pairs = read_tsv(pairs_tsv)
+    fig, ax = plt.subplots(figsize=(6.0, 5.0))
+    if pairs.empty:
+        _note(ax, "no pair was tested")
+        _save(fig, out)
+        return
+    mat = pvalue_matrix(pairs)
+    n = len(mat)
+    vals = mat.to_numpy(dtype=float)
+    floor = 1e-12
+    norm = LogNorm(vmin=max(min(np.nanmin(vals), alpha / 10), floor), vmax=1.0)
+    im = ax.imshow(np.clip(vals, floor, 1.0), cmap="viridis", norm=norm)
+    for i in range(n):
+        for j in range(n):
+            if i == j or np.isnan(vals[i, j]):
+                continue
+            p = vals[i, j]
+            ax.text(j, i, f"{p:.2g}", ha="center", va="center", fontsize=7,
+                    color="black" if p > 0.05 else "white")
+            if p > alpha:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="red", lw=2))
+    labels = [names.get(t, t) for t in mat.index]
+    ax.set_xticks(range(n), labels, rotation=45, ha="right")
+    ax.set_yticks(range(n), labels)
+    cbar = fig.colorbar(im, ax=ax, label="p-value")
+    cbar.ax.axhline(alpha, color="red", lw=2)
+    ax.set_title(f"Pair tests{f' ({model})' if model else ''}: red = p > {alpha:g} (similar)")
+    _save(fig, out)
+
+
+def plot_groups(similar_tsv: str | Path, out: str | Path, *, alpha: float, model: str = "",
+                names: Mapping[str, str] | None = None) -> None:
+    """The accepted (PVI-similar) groups as horizontal bars of their p-value, alpha marked."""
+    names = names or {}
+    groups = read_tsv(similar_tsv)
+    fig, ax = plt.subplots(figsize=(6.0, max(2.0, 0.45 * len(groups) + 1.2)))
+    if groups.empty:
+        _note(ax, f"no group has p > {alpha:g}")
+    else:
+        labels = [" + ".join(names.get(t, t) for t in g.split(SEP)) for g in groups["group"]]
+        p = groups["pvalue"].astype(float).clip(lower=1e-300).to_numpy()
+        y = np.arange(len(groups))[::-1]
+        ax.barh(y, p, color="tab:blue")
+        ax.set_yticks(y, labels)
+        ax.set_xscale("log")
+        ax.set_xlim(min(alpha / 10, p.min() / 2), 1.0)
+        ax.axvline(alpha, color="red", ls="--", label=f"alpha = {alpha:g}")
+        ax.set_xlabel("p-value")
+        ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(f"Accepted groups{f' ({model})' if model else ''}")
+    _save(fig, out)
+
+
+def plot_stl_mtl(aggregate_tsv: str | Path, out: str | Path, *, model: str = "",
+                 names: Mapping[str, str] | None = None) -> None:
+    """Per task: STL and each MTL group's mean accuracy and macro-F1 with 95% CI bars."""
+    names = names or {}
+    agg = read_tsv(aggregate_tsv)
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 4.2), sharey=True)
+    if agg.empty:
+        for ax in axes:
+            _note(ax, "no training results")
+        _save(fig, out)
+        return
+    tasks = sorted(agg["task"].unique())
+    stl = agg[agg["kind"] == "stl"].drop_duplicates("task").set_index("task")
+    mtl = agg[agg["kind"] == "mtl"].sort_values(["source", "group"], kind="stable")
+    for ax, (col, ci, title) in zip(axes, (("acc_mean", "acc_ci", "accuracy"),
+                                           ("f1_mean", "f1_ci", "macro-F1")), strict=True):
+        for i, task in enumerate(tasks):
+            bars = []
+            if task in stl.index:
+                bars.append(("STL", stl.loc[task, col], stl.loc[task, ci], "tab:grey"))
+            for r in mtl[mtl["task"] == task].itertuples():
+                colour = {"pvi-similar": "tab:blue", "pvi-dissimilar": "tab:orange"}.get(
+                    r.source, "tab:green")
+                bars.append((f"MTL {r.group}", getattr(r, col), getattr(r, ci), colour))
+            width = 0.8 / max(len(bars), 1)
+            for k, (_, mean, err, colour) in enumerate(bars):
+                x = i - 0.4 + width * (k + 0.5)
+                ax.bar(x, mean, width, color=colour,
+                       yerr=None if pd.isna(err) else err, capsize=3)
+        ax.set_xticks(range(len(tasks)), [names.get(t, t) for t in tasks], rotation=30, ha="right")
+        ax.set_title(title)
+        ax.set_ylim(0, 1.05)
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color="tab:grey", label="STL"), Patch(color="tab:blue", label="MTL, PVI-similar"),
+               Patch(color="tab:orange", label="MTL, PVI-dissimilar"),
+               Patch(color="tab:green", label="MTL, other grouping")]
+    axes[1].legend(handles=handles, loc="lower right", fontsize="small")
+    axes[0].set_ylabel("test score (mean ± 95% CI)")
+    fig.suptitle(f"STL vs MTL{f' ({model})' if model else ''}")
+    _save(fig, out)
+
+
+def plot_label_distributions(counts: Mapping[str, str | Path], out: str | Path, *,
+                             names: Mapping[str, str] | None = None,
+                             splits: Sequence[str] = ("train", "dev", "test")) -> None:
+    """Stacked bars of each task's label shares per split (numbers of instances annotated)."""
+    names = names or {}
+    tasks = list(counts)
+    fig, axes = plt.subplots(len(tasks) or 1, 1, figsize=(7.0, 0.9 * max(len(tasks), 1) + 1.0),
+                             squeeze=False)
+    if not tasks:
+        _note(axes[0][0], "no task")
+    for ax, task in zip(axes[:, 0], tasks, strict=False):
+        df = read_tsv(counts[task])
+        wide = (df.pivot_table(index="split", columns="label", values="count", aggfunc="sum",
+                               fill_value=0).reindex(list(splits), fill_value=0))
+        label_names = (df.drop_duplicates("label").set_index("label")["label_name"].to_dict())
+        totals = wide.sum(axis=1).replace(0, 1)
+        left = np.zeros(len(wide))
+        cmap = plt.get_cmap("tab10")
+        for k, label in enumerate(sorted(wide.columns)):
+            share = (wide[label] / totals).to_numpy()
+            ax.barh(range(len(wide)), share, left=left, color=cmap(k % 10),
+                    label=str(label_names.get(label, label)))
+            left += share
+        ax.set_yticks(range(len(wide)), [f"{s} (n={int(n)})" for s, n in
+                                          zip(wide.index, wide.sum(axis=1), strict=True)])
+        ax.set_xlim(0, 1)
+        ax.set_title(names.get(task, task), fontsize="medium", loc="left")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small")
+    axes[-1][0].set_xlabel("share of instances")
+    _save(fig, out)

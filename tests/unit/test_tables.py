@@ -1,0 +1,255 @@
+"""Paper tables from the fixed result files in tests/data/results_fixture/."""
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pvigroup import tables as tb
+from pvigroup.errors import PvigroupError
+
+FIXTURE = Path(__file__).parents[1] / "data" / "results_fixture"
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((FIXTURE / "config.yaml").read_text())
+
+
+def _make_all(config, out: Path) -> dict[str, str]:
+    prov = tb.provenance(config)
+    done = {}
+    for p in tb.plan_tables(config, str(FIXTURE)):
+        if p.skip:
+            continue
+        paths = {ext: str(out / f"table{p.nn}.{ext}") for ext in ("csv", "md", "tex")}
+        tb.make_table(number=p.number, inputs=p.inputs, settings=p.settings, prov=prov,
+                      meta=str(out / f"table{p.nn}.meta.json"), **paths)
+        done[p.nn] = paths["csv"]
+    return done
+
+
+def test_config_hash_ignores_key_order(config):
+    shuffled = dict(reversed(list(config.items())))
+    assert tb.config_hash(shuffled) == tb.config_hash(config)
+    changed = copy.deepcopy(config)
+    changed["stats"]["alpha"] = 0.05
+    assert tb.config_hash(changed) != tb.config_hash(config)
+
+
+def test_provenance_lists_models_and_seeds(config):
+    prov = tb.provenance(config)
+    assert prov["models"]["roberta"] == "roberta-large"
+    assert prov["seeds"] == {"pvi.train.seed": 42, "stats.seed": 42,
+                             "train.seeds": [42, 52, 62, 72, 82]}
+
+
+def test_plan_follows_configured_stages(config):
+    plans = {p.number: p for p in tb.plan_tables(config, "R")}
+    assert plans[13].skip and "surrogate" in plans[13].skip
+    assert plans[16].skip and "second model" in plans[16].skip
+    assert plans[1].inputs == {"tests": ["R/stats/roberta/pairs.tsv", "R/stats/clin/pairs.tsv"]}
+    assert plans[15].inputs == {"aggregate": ["R/train/bert/aggregate.tsv"]}
+    assert plans[12].inputs == {"comparison": ["R/baselines/taskemb/clin/comparison.tsv"]}
+
+    off = copy.deepcopy(config)
+    off["train"] = {}
+    off["llm"] = {"enabled": False}
+    off["baselines"] = {}
+    off["tables"] = {"skip": [9]}
+    inputs = tb.table_inputs(off, "R")
+    assert sorted(inputs) == ["01", "02", "10"]
+    reasons = {p.number: p.skip for p in tb.plan_tables(off, "R")}
+    assert "train stage" in reasons[3] and "llm stage" in reasons[7]
+    assert reasons[9] == "listed in tables.skip"
+
+
+def test_plan_single_model_and_no_clinical(config):
+    one = copy.deepcopy(config)
+    one["models"] = {"minilm": {"pretrained": "x"}}
+    for t in ("seed-neg", "strat-neg", "thyme-neg"):
+        del one["tasks"][t]
+    plans = {p.number: p for p in tb.plan_tables(one, "R")}
+    assert "no clinical task" in plans[4].skip
+    assert plans[3].inputs == {"aggregate": ["R/train/minilm/aggregate.tsv"]}
+    assert "second model" in plans[15].skip
+    one["stats"]["max_group_size"] = 2
+    assert "max_group_size" in tb.plan_tables(one, "R")[1].skip
+
+
+def test_tables_models_order_and_unknown_key(config):
+    cfg = copy.deepcopy(config)
+    cfg["tables"] = {"models": ["bert"]}
+    assert tb.family_models(cfg, "general-biomedical") == ["bert", "roberta"]
+    cfg["tables"] = {"models": ["nope"]}
+    with pytest.raises(PvigroupError, match=r"tables\.models names .nope."):
+        tb.plan_tables(cfg)
+
+
+def test_outputs_include_comparison_for_paper_tasks(config):
+    outs = tb.table_outputs(config, "R")
+    assert "R/tables/table03.tex" in outs and "R/tables/table13.csv" not in outs
+    assert outs[-1] == "R/tables/paper_comparison.md"
+    demo = copy.deepcopy(config)
+    demo["tasks"] = {"bbc-a": {}, "bbc-b": {}}
+    demo["models"] = {"m": {"pretrained": "x"}}
+    assert not tb.compare_with_paper(demo)
+
+
+def test_table1_and_2_values(config, tmp_path):
+    _make_all(config, tmp_path)
+    t1 = pd.read_csv(tmp_path / "table01.csv")
+    assert list(t1["group"]) == ["boolq__rte", "causal-language__cb", "causal-language__rte",
+                                 "seed-neg__strat-neg", "seed-neg__thyme-neg"]
+    assert (t1["pvalue"] > 0.01).all()
+    t2 = pd.read_csv(tmp_path / "table02.csv")
+    assert list(t2["group"]) == ["causal-language__cb__rte"]
+    md = (tmp_path / "table01.md").read_text()
+    assert "| BoolQ + RTE | roberta | 1.690 | 0.091 |" in md
+    assert "config sha256 " + tb.config_hash(config) in md
+
+
+def test_stl_mtl_table_format(config, tmp_path):
+    _make_all(config, tmp_path)
+    t3 = pd.read_csv(tmp_path / "table03.csv")
+    assert t3.shape == (4, 12)  # manual and dissimilar groups are not in Table 3
+    row = t3[(t3.group == "causal-language__cb") & (t3.task == "cb")].iloc[0]
+    assert (row.stl_acc, row.mtl_f1, row.mtl_f1_ci) == (0.811, 0.88, 0.06)
+    md = (tmp_path / "table03.md").read_text()
+    assert "| Causal Language + CB | CB | 0.811 (± 0.073) | 0.650 (± 0.192) | 0.900 (± 0.050) |" in md
+    t5 = pd.read_csv(tmp_path / "table05.csv")
+    assert set(t5.group) == {"boolq__causal-language"}
+    # n = 1 seed: the CI is empty and the cell shows the mean only
+    agg = pd.DataFrame([["stl", "stl", "cb", "cb", 1, 0.5, math.nan, 0.4, math.nan],
+                        ["mtl", "pvi-similar", "cb__rte", "cb", 1, 0.6, math.nan, 0.5, math.nan],
+                        ["mtl", "pvi-similar", "cb__rte", "rte", 1, 0.7, math.nan, 0.6, math.nan]],
+                       columns=["kind", "source", "group", "task", "n_seeds", "acc_mean",
+                                "acc_ci", "f1_mean", "f1_ci"])
+    frame = tb.stl_mtl_frame(agg, "pvi-similar", ["cb", "rte"])
+    assert math.isnan(frame.loc[1, "stl_acc"]) and frame.loc[0, "stl_acc"] == 0.5
+    assert tb.fmt_ci(0.5, math.nan) == "0.500" and tb.fmt_ci(math.nan, 0.1) == "-"
+
+
+def test_stl_mtl_missing_member_row_names_file():
+    agg = pd.DataFrame([["mtl", "pvi-similar", "a__b", "a", 5, 0.5, 0.1, 0.4, 0.1]],
+                       columns=["kind", "source", "group", "task", "n_seeds", "acc_mean",
+                                "acc_ci", "f1_mean", "f1_ci"])
+    with pytest.raises(PvigroupError, match=r"agg.tsv: MTL group a__b has no row for its task b"):
+        tb.stl_mtl_frame(agg, "pvi-similar", ["a", "b"], "agg.tsv")
+    with pytest.raises(PvigroupError, match="missing column"):
+        tb.stl_mtl_frame(agg.drop(columns="f1_ci"), "pvi-similar", ["a"], "agg.tsv")
+
+
+def test_llm_dataset_label_baseline_tables(config, tmp_path):
+    _make_all(config, tmp_path)
+    t7 = pd.read_csv(tmp_path / "table07.csv")
+    assert list(t7.columns) == ["task", "model", "accuracy", "macro_f1"]
+    assert len(t7) == 5 and "seed-neg" not in set(t7.task)
+    t8 = pd.read_csv(tmp_path / "table08.csv")
+    assert "accuracy_ci" in t8.columns
+    assert "0.400 (± 0.050)" in (tmp_path / "table08.md").read_text()
+    t9 = pd.read_csv(tmp_path / "table09.csv")
+    assert t9.set_index("task").loc["thyme-neg", ["train", "dev", "test", "classes"]].tolist() == \
+        [28637, 7160, 19240, 2]
+    t10 = pd.read_csv(tmp_path / "table10.csv", keep_default_na=False)
+    cl = t10[t10.task == "causal-language"]
+    assert list(cl.label_name) == ["no_relation", "correlation", "conditional_causation",
+                                   "direct_causation"]
+    assert cl[["train", "dev", "test"]].sum().tolist() == [1958, 490, 614]
+    t11 = pd.read_csv(tmp_path / "table11.csv")
+    assert t11.shape == (4, 10)
+    assert "TaskEmb F1" in (tmp_path / "table11.md").read_text()
+
+
+def test_latex_and_meta(config, tmp_path):
+    _make_all(config, tmp_path)
+    tex = (tmp_path / "table12.tex").read_text()
+    assert r"\begin{tabular}{llrrrr}" in tex and r"$\pm$" in tex
+    assert r"emilyalsentzer/Bio\_ClinicalBERT" in tex
+    meta = json.loads((tmp_path / "table12.meta.json").read_text())
+    assert meta["config_sha256"] == tb.config_hash(config) and meta["rows"] == 2
+    assert list(meta["inputs_sha256"]) == [
+        f"comparison:{FIXTURE.as_posix()}/baselines/taskemb/clin/comparison.tsv"]
+
+
+def test_rerun_is_byte_identical(config, tmp_path):
+    _make_all(config, tmp_path / "a")
+    _make_all(config, tmp_path / "b")
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert len(names) == 13 * 4
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_index_logs_one_line_per_skip(config, tmp_path, caplog):
+    caplog.set_level("INFO", logger="pvigroup.tables")
+    tb.write_index(tb.plan_summary(config), tb.provenance(config), tmp_path / "index.md")
+    text = (tmp_path / "index.md").read_text()
+    assert "| 13 | skipped: the surrogate baseline is not configured" in text
+    assert "| 03 | [table03.md](table03.md) |" in text
+    skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 3  # tables 13, 14, 16
+
+
+def test_paper_transcription():
+    pub = tb.paper_tables()
+    assert len(pub["tasks"]) == 15
+    assert {n: len(pub["tables"][n]["rows"]) for n in (1, 2, 3, 4, 7, 9)} == \
+        {1: 13, 2: 3, 3: 15, 4: 14, 7: 27, 9: 15}
+    t1 = tb.paper_frame(1).set_index("group")
+    assert t1.loc["copa__cola".replace("copa__cola", "cola__copa"), "pvalue"] == 0.943
+    assert (t1["pvalue"] > pub["paper"]["alpha"]).all()
+    t3 = tb.paper_frame(3)
+    cb = t3[(t3.group == "cb__cola__copa") & (t3.task == "copa")].iloc[0]
+    assert (cb.mtl_acc, cb.mtl_acc_ci) == (0.836, 0.012)
+    t9 = tb.paper_frame(9).set_index("task")
+    assert t9.loc["sst2", ["train", "dev", "test"]].tolist() == [53879, 13470, 872]
+    # every published group is made of the paper's task ids
+    for n in (1, 2, 3, 4, 5, 6, 15, 16):
+        for g in tb.paper_frame(n)["group"]:
+            assert set(g.split("__")) <= set(pub["tasks"]), (n, g)
+
+
+def test_compare_group_tests_decisions():
+    ours = pd.DataFrame({"group": ["boolq__rte", "cb__rte", "causal-language__health-advice",
+                                   "cb__seed-neg"],
+                         "statistic": [1.7, 0.2, 5.0, 0.1], "pvalue": [0.09, 0.8, 1e-6, 0.9]})
+    fams = {t: tb.FAMILY_OF_DOMAIN[v[1]] for t, v in tb.paper_tables()["tasks"].items()}
+    cmp = tb.compare_group_tests(ours, 1, 0.01, fams).set_index("group")
+    assert "cb__seed-neg" not in cmp.index  # the paper never crossed domain families
+    assert cmp.loc["boolq__rte", "agree"] is True
+    assert cmp.loc["boolq__rte", "diff_abs_statistic"] == pytest.approx(1.7 - 1.775)
+    assert cmp.loc["cb__rte", "agree"] is False  # we accept, the paper rejected
+    assert cmp.loc["causal-language__health-advice", "agree"] is False
+    assert cmp.loc["cola__copa", "ours_accepted"] is None  # published, not tested by us
+    assert cmp["agree"].isna().sum() == 11
+
+
+def test_paper_comparison_file(config, tmp_path):
+    done = _make_all(config, tmp_path)
+    tests = {k: [str(FIXTURE / f"stats/{m}/{k}.tsv") for m in ("roberta", "clin")]
+             for k in ("pairs", "triples")}
+    settings = {"alpha": 0.01, "families": {t: tb.task_family(config, t) for t in config["tasks"]}}
+    text = tb.paper_comparison(tables=done, tests=tests, settings=settings,
+                               prov=tb.provenance(config), out=tmp_path / "paper_comparison.md")
+    assert "Decisions agree on 8 of 9 groups" in text
+    assert "| causal-language__rte | 0.800 | - | - | 0.424 | - | - | yes | no | no |" in text
+    assert "| seed-neg__thyme-neg | thyme-neg | 0.983 | 0.954 | 0.984 | 0.956 | 0.983 | 0.954 |" in text
+    assert "| boolq | 7541 | 1886 | 3270 | 2 | 7541 | 1886 | 3270 | 2 | 0 | 0 | 0 | 0 |" in text
+    t3 = tb.compare_stl_mtl(pd.read_csv(done["03"]), 3, list(config["tasks"]))
+    row = t3[(t3.group == "causal-language__cb") & (t3.task == "cb")].iloc[0]
+    assert row.mtl_acc_diff == pytest.approx(0.900 - 0.925)
+    assert len(t3) == 4  # published groups with unconfigured tasks are left out
+
+
+def test_comparison_inputs(config):
+    ins = tb.comparison_inputs(config, "R")
+    assert ins["pairs"] == ["R/stats/roberta/pairs.tsv", "R/stats/clin/pairs.tsv"]
+    assert "R/tables/table01.csv" not in ins["tables"] and "R/tables/table09.csv" in ins["tables"]
+    assert tb.comparison_settings(config)["tables"] == [
+        f"{n:02d}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15)]
+    assert "R/plots/roberta/stl_mtl.png" in tb.report_plots(config, "R")

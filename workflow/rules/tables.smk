@@ -1,0 +1,226 @@
+# Paper tables (csv, markdown, LaTeX), the comparison with the published numbers, and the report
+# figures. Which tables exist is decided from the config (pvigroup.tables.plan_tables): a table
+# whose stage is not configured is left out here and listed as skipped in results/tables/index.md.
+from pvigroup import tables as tb
+
+TABLE_PLANS = {p.nn: p for p in tb.plan_tables(config)}
+TABLE_INPUTS = tb.table_inputs(config)
+TABLE_PROVENANCE = tb.provenance(config)
+TABLE_NAMES = tb.display_names(config)
+TABLE_MODELS = sorted(config["models"])
+
+
+localrules:
+    tables,
+    plots,
+    make_table,
+    make_table_index,
+    make_table_comparison,
+    plot_pvi_violin,
+    plot_pair_pvalues,
+    plot_groups,
+    plot_stl_mtl,
+    plot_label_distributions,
+
+
+def table_files(wildcards):
+    return TABLE_INPUTS[wildcards.nn]
+
+
+def table_settings(wildcards):
+    return TABLE_PLANS[wildcards.nn].settings
+
+
+def tables_targets(wildcards):
+    return tb.table_outputs(config) + tb.report_plots(config)
+
+
+def comparison_files(wildcards):
+    return tb.comparison_inputs(config)
+
+
+def tasks_for_plot(wildcards):
+    return wf.model_tasks(config, wildcards.model)
+
+
+def model_pvi_files(wildcards):
+    return [f"results/pvi/{wildcards.model}/{t}.parquet" for t in tasks_for_plot(wildcards)]
+
+
+EXTRA_TARGETS.append(tables_targets)
+
+
+rule tables:
+    input:
+        tb.table_outputs(config),
+        tb.report_plots(config),
+
+
+rule plots:
+    input:
+        tb.report_plots(config),
+
+
+rule make_table:
+    input:
+        unpack(table_files),
+    output:
+        csv=report(
+            "results/tables/table{nn}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{nn}"},
+        ),
+        md="results/tables/table{nn}.md",
+        tex="results/tables/table{nn}.tex",
+        meta="results/tables/table{nn}.meta.json",
+    params:
+        settings=table_settings,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/tables/table{nn}/make_table.log",
+    wildcard_constraints:
+        nn=wf.one_of(TABLE_INPUTS),
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/make_table.py"
+
+
+rule make_table_index:
+    output:
+        "results/tables/index.md",
+    params:
+        plans=tb.plan_summary(config),
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/tables/make_table_index.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/make_table_index.py"
+
+
+rule make_table_comparison:
+    input:
+        unpack(comparison_files),
+    output:
+        "results/tables/paper_comparison.md",
+    params:
+        settings=tb.comparison_settings(config),
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/tables/make_table_comparison.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/make_table_comparison.py"
+
+
+rule plot_pvi_violin:
+    input:
+        model_pvi_files,
+    output:
+        report(
+            "results/plots/{model}/pvi_violin.png",
+            caption="../report/pvi_violin.rst",
+            category="PVI",
+            labels={"model": "{model}", "figure": "PVI per task"},
+        ),
+    params:
+        tasks=tasks_for_plot,
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_pvi_violin.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_pvi_violin.py"
+
+
+rule plot_pair_pvalues:
+    input:
+        "results/stats/{model}/pairs.tsv",
+    output:
+        report(
+            "results/plots/{model}/pair_pvalues.png",
+            caption="../report/pair_pvalues.rst",
+            category="Grouping",
+            labels={"model": "{model}", "figure": "pair p-values"},
+        ),
+    params:
+        alpha=config["stats"]["alpha"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_pair_pvalues.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_pair_pvalues.py"
+
+
+rule plot_groups:
+    input:
+        "results/groups/{model}/similar.tsv",
+    output:
+        report(
+            "results/plots/{model}/groups.png",
+            caption="../report/groups.rst",
+            category="Grouping",
+            labels={"model": "{model}", "figure": "accepted groups"},
+        ),
+    params:
+        alpha=config["stats"]["alpha"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_groups.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_groups.py"
+
+
+rule plot_stl_mtl:
+    input:
+        "results/train/{model}/aggregate.tsv",
+    output:
+        report(
+            "results/plots/{model}/stl_mtl.png",
+            caption="../report/stl_mtl.rst",
+            category="STL vs MTL",
+            labels={"model": "{model}", "figure": "STL vs MTL"},
+        ),
+    params:
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_stl_mtl.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_stl_mtl.py"
+
+
+rule plot_label_distributions:
+    input:
+        expand("results/data/{task}/label_counts.tsv", task=TASKS),
+    output:
+        report(
+            "results/plots/label_distributions.png",
+            caption="../report/label_distributions.rst",
+            category="Data",
+            labels={"figure": "label distributions"},
+        ),
+    params:
+        tasks=TASKS,
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/plot_label_distributions.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_label_distributions.py"
