@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import job_counts, snakemake
+from snakerun import job_counts, snakemake
 
 from pvigroup.io import read_meta
 

@@ -1,0 +1,234 @@
+"""The workflow on a real one-node Slurm cluster, through the project's `slurm` profile.
+
+Runs the tiny config twice, locally and with ``--profile slurm`` from the repository root (plus
+tests/slurm/profile, which only shortens waits), and checks that jobs went through sbatch, GPU
+rules asked for a GPU, the pair/triple tests were batched, and the results are the local ones.
+Then cancels a training job with ``scancel`` mid-run and checks that the retry resumes from the
+checkpoint the engine writes on SIGTERM and completes.
+
+Needs the cluster: ``tests/slurm/cluster.sh start`` (root; started here when it is down).
+Every Snakemake call runs under a hard ``timeout -s KILL``: a wrong status command hangs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+STATE = Path(os.environ.get("PVIGROUP_SLURM_STATE", "/tmp/pvigroup-slurm"))
+TASKS = ("clean-a", "clean-b", "noisy")
+MODEL = "minilm"
+GPU_RULES = {"finetune_gprime", "finetune_null", "compute_pvi"}
+LOCAL_RULES = {"collect_tests", "select_groups", "manual_groups", "groups"}
+HARD_LIMIT_S = 1800
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",  # the same threads locally and in jobs (sbatch --export=ALL)
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A running one-node cluster; started (and afterwards stopped) here if it is down."""
+    if shutil.which("sbatch") is None:
+        pytest.skip("Slurm is not installed: apt-get install -y slurmctld slurmd slurm-client munge")
+    if subprocess.run([CLUSTER, "status"], capture_output=True).returncode == 0:
+        yield
+        return
+    if os.geteuid() != 0:
+        pytest.skip("the Slurm cluster is down and starting it needs root")
+    ours = not (STATE / "started").exists()
+    subprocess.run([CLUSTER, "start"], check=True, timeout=120)
+    yield
+    if ours:
+        subprocess.run([CLUSTER, "stop"], check=False, timeout=60)
+
+
+def workdir(tmp_path_factory, name: str, **pvi_train) -> Path:
+    """A working directory with the tiny data and config (``pvi.train`` values overridden)."""
+    work = tmp_path_factory.mktemp(name)
+    shutil.copytree(REPO / "tests" / "data" / "tiny", work / "tiny")
+    cfg = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
+    cfg["pvi"]["train"].update(pvi_train)
+    (work / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return work
+
+
+def snakemake_cmd(work: Path, *args: str, slurm: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "snakemake", "--directory", str(work)]
+    cmd += ["--configfile", str(work / "tiny.yaml")]
+    if slurm:
+        # the project's profile as users run it, plus test-only shorter waits
+        cmd += ["--profile", "slurm", "--profile", "tests/slurm/profile", "--verbose"]
+    else:
+        cmd += ["--cores", "2"]
+    return ["timeout", "-s", "KILL", str(HARD_LIMIT_S), *cmd, *args]
+
+
+def run(work: Path, *args: str, slurm: bool) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        snakemake_cmd(work, *args, slurm=slurm), cwd=REPO, env=ENV, capture_output=True, text=True
+    )
+    (work / ("slurm-run.log" if slurm else "local-run.log")).write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stderr[-8000:]}"
+    return proc
+
+
+def sbatch_calls(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("sbatch call: ")]
+
+
+def rules_of(call: str) -> list[str]:
+    """Rule names of one sbatch call (all members of a group job)."""
+    targets = re.search(r"--target-jobs ((?:'[^']*' ?)+)", call)
+    assert targets, call
+    return [t.split(":")[0] for t in re.findall(r"'([^']*)'", targets.group(1))]
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    work = workdir(tmp_path_factory, "local")
+    run(work, "groups", slurm=False)
+    return work
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory):
+    work = workdir(tmp_path_factory, "slurm")
+    started = time.monotonic()
+    proc = run(work, "groups", slurm=True)
+    print(f"slurm run: {time.monotonic() - started:.0f} s")  # noqa: T201 - shown with -s
+    return work, proc.stdout + proc.stderr
+
+
+def test_jobs_went_through_sbatch_with_gpu_requests(slurm_run):
+    work, log = slurm_run
+    calls = sbatch_calls(log)
+    assert calls, "no sbatch call in the verbose log"
+    submitted: dict[str, int] = {}
+    for call in calls:
+        rules = rules_of(call)
+        for rule in rules:
+            submitted[rule] = submitted.get(rule, 0) + 1
+        assert "-p main" in call  # the cluster's default partition, found with sinfo
+        gpu = re.search(r"--gpus=(?:[A-Za-z0-9_.]+:)?(\d+)", call)
+        if set(rules) & GPU_RULES:
+            assert gpu and gpu.group(1) == "1", call
+            assert "--ntasks" not in call
+        else:
+            assert gpu is None, call
+    assert submitted == {
+        "prepare_task": 3,
+        "finetune_gprime": 3,
+        "finetune_null": 3,
+        "compute_pvi": 3,
+        "pair_test": 3,
+        "triple_test": 1,
+    }
+    # the 3 pair tests and the triple test went to Slurm as one batch (group "stats")
+    grouped = [c for c in calls if "pair_test" in rules_of(c)]
+    assert len(grouped) == 1 and sorted(rules_of(grouped[0])).count("pair_test") == 3
+    assert "--cpus-per-task=2" in grouped[0]
+    assert not set(submitted) & LOCAL_RULES
+    logs = work / ".snakemake" / "slurm_logs"
+    assert len(list((logs / "rule_finetune_gprime").rglob("*.log"))) == 3
+    assert len(list((logs / "group_stats").rglob("*.log"))) == 1
+
+
+def test_results_equal_the_local_run(slurm_run, local_run):
+    work, _ = slurm_run
+    for task in TASKS:
+        got = pd.read_parquet(work / f"results/pvi/{MODEL}/{task}.parquet").sort_values("id")
+        want = pd.read_parquet(local_run / f"results/pvi/{MODEL}/{task}.parquet").sort_values("id")
+        assert list(got["id"]) == list(want["id"])
+        for col in ("label", "pred", "correct"):
+            assert (got[col].to_numpy() == want[col].to_numpy()).all(), (task, col)
+        for col in ("log2_p_gprime", "log2_p_null", "pvi"):
+            np.testing.assert_allclose(got[col], want[col], rtol=1e-5, atol=1e-6)
+    stats = sorted((local_run / f"results/stats/{MODEL}").glob("*/*.json"))
+    assert len(stats) == 4
+    for path in stats:
+        got = json.loads((work / path.relative_to(local_run)).read_text())
+        want = json.loads(path.read_text())
+        assert (got["tasks"], got["test"], got["n"]) == (want["tasks"], want["test"], want["n"])
+        np.testing.assert_allclose(
+            [got["statistic"], got["pvalue"]], [want["statistic"], want["pvalue"]], rtol=1e-4
+        )
+    for name in ("similar.tsv", "dissimilar.tsv"):
+        got = pd.read_csv(work / f"results/groups/{MODEL}/{name}", sep="\t")
+        want = pd.read_csv(local_run / f"results/groups/{MODEL}/{name}", sep="\t")
+        assert list(got["group"]) == list(want["group"]), name
+
+
+def squeue_jobs() -> list[tuple[str, str, str]]:
+    """(job id, state, comment) of every job squeue still knows."""
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "all", "-o", "%i|%T|%k"], capture_output=True, text=True, check=True
+    ).stdout
+    return [tuple(line.split("|", 2)) for line in out.splitlines() if line.strip()]
+
+
+def test_cancelled_training_resumes(cluster, tmp_path_factory):
+    # long enough to be cancelled in the middle (an epoch of the tiny task takes a few seconds)
+    work = workdir(tmp_path_factory, "cancel", epochs=12)
+    target = f"results/pvi/{MODEL}/clean-a/gprime"
+    rule_log = work / f"logs/pvi/{MODEL}/clean-a/finetune_gprime.log"
+    proc = subprocess.Popen(
+        snakemake_cmd(work, target, slurm=True),
+        cwd=REPO,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        cancelled = None
+        deadline = time.monotonic() + 900
+        while cancelled is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(1)
+            text = rule_log.read_text() if rule_log.exists() else ""
+            if not re.search(r"epoch 2/12", text):
+                continue
+            for job_id, state, comment in squeue_jobs():
+                if comment.startswith("rule_finetune_gprime") and state == "RUNNING":
+                    subprocess.run(["scancel", job_id], check=True)
+                    cancelled = job_id
+        assert cancelled, "the training job was never seen running after its second epoch"
+        out, _ = proc.communicate(timeout=HARD_LIMIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    (work / "slurm-run.log").write_text(out)
+    assert proc.returncode == 0, out[-8000:]
+    text = rule_log.read_text()
+    # Slurm's scancel sent SIGTERM (SIGKILL only KillWait seconds later): the engine checkpointed
+    assert "SIGTERM received" in text
+    assert re.search(r"checkpoint written to .*; exiting", text)
+    # the retry (profile: retries 1) resumed from <out_dir>.resume/ instead of starting afresh
+    resumed = re.search(r"resuming .* at epoch (\d+), batch (\d+)/(\d+)", text)
+    assert resumed and (int(resumed.group(1)), int(resumed.group(2))) > (1, 0), text
+    assert "epoch 12/12" in text
+    calls = [c for c in sbatch_calls(out) if "finetune_gprime" in c]
+    assert len(calls) == 2 and "--attempt 2" in calls[1]
+    assert f"{cancelled}" in out
+    meta = json.loads((work / target / "meta.json").read_text())
+    assert len(meta["history"]) == 12
+    assert not (work / f"{target}.resume").exists()
