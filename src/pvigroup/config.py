@@ -8,6 +8,7 @@ hyper-parameters of that task) so that adding a task does not change any other j
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -129,3 +130,68 @@ def validate_config(config: dict, schema_path: str | Path, *, where: str = "conf
         raise PvigroupError(f"{where}: {key}: {message}")
     validate(config, str(schema_path))
     check_config(config, where=where)
+
+
+def schema_reference(schema: Mapping[str, Any]) -> str:
+    """A markdown reference of every config key in ``schema`` (type, default, description).
+
+    ``config/README.md`` embeds this between markers; a test keeps it in step with the schema.
+    """
+    defs = schema.get("$defs", {})
+    lines: list[str] = ["| key | type | default | description |", "|---|---|---|---|"]
+
+    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        ref = node.get("$ref", "")
+        return defs[ref.rsplit("/", 1)[-1]] if ref.startswith("#/$defs/") else node
+
+    def kind(node: Mapping[str, Any]) -> str:
+        if "enum" in node:
+            return " | ".join(f"`{v}`" for v in node["enum"])
+        t = node.get("type", "object" if "properties" in node else "")
+        return " or ".join(t) if isinstance(t, list) else str(t)
+
+    def cell(text: Any) -> str:
+        return " ".join(str(text).split()).replace("|", "\\|")
+
+    def walk(node: Mapping[str, Any], prefix: str) -> None:
+        node = resolve(node)
+        for key, sub in (node.get("properties") or {}).items():
+            sub_r = resolve(sub)
+            path = f"{prefix}.{key}" if prefix else key
+            default = sub.get("default", sub_r.get("default", ""))
+            default = "" if default in ({}, "") and "properties" in sub_r else default
+            shown = f"`{json.dumps(default)}`" if default != "" else ""
+            lines.append(f"| `{path}` | {cell(kind(sub_r))} | {cell(shown)} "
+                         f"| {cell(sub.get('description', sub_r.get('description', '')))} |")
+            if "properties" in sub_r:
+                walk(sub_r, path)
+            extra = sub_r.get("additionalProperties")
+            if isinstance(extra, dict) and (extra.get("$ref") or extra.get("properties")):
+                walk(extra, f"{path}.<name>")
+
+    walk(schema, "")
+    return "\n".join(lines) + "\n"
+
+
+REFERENCE_START = "<!-- schema-reference:start (generated from the schema; do not edit) -->"
+REFERENCE_END = "<!-- schema-reference:end -->"
+
+
+def update_config_readme(readme: str | Path = "config/README.md",
+                         schema_path: str | Path = "workflow/schemas/config.schema.yaml") -> bool:
+    """Rewrite the generated key reference inside ``readme``; return True when it changed.
+
+    Run ``python -c "from pvigroup.config import update_config_readme; update_config_readme()"``
+    from the repository root after editing the schema.
+    """
+    import yaml
+
+    readme = Path(readme)
+    text = readme.read_text()
+    head, _, rest = text.partition(REFERENCE_START)
+    _, _, tail = rest.partition(REFERENCE_END)
+    reference = schema_reference(yaml.safe_load(Path(schema_path).read_text()))
+    new = f"{head}{REFERENCE_START}\n{reference}{REFERENCE_END}{tail}"
+    if new != text:
+        readme.write_text(new)
+    return new != text

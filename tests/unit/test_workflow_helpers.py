@@ -87,3 +87,17 @@ def test_resolve_pretrained():
     assert resolve_pretrained("FacebookAI/roberta-large") == "FacebookAI/roberta-large"
     with pytest.raises(PvigroupError, match="cannot resolve"):
         resolve_pretrained("py:no_such_module_xyz.get")
+
+
+def test_config_readme_documents_every_schema_key(tmp_path):
+    from pathlib import Path
+
+    from pvigroup.config import update_config_readme
+
+    repo = Path(__file__).resolve().parents[2]
+    copy = tmp_path / "README.md"
+    copy.write_text((repo / "config" / "README.md").read_text())
+    changed = update_config_readme(copy, repo / "workflow" / "schemas" / "config.schema.yaml")
+    assert not changed, (
+        "config/README.md is out of date with the schema: run python -c \"from pvigroup.config "
+        "import update_config_readme; update_config_readme()\" from the repository root")
