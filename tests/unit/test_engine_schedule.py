@@ -73,7 +73,9 @@ def test_mtl_proportional_plan_is_single_task_and_uses_every_row_once():
     assert order != sorted(order)
 
 
-@pytest.mark.parametrize(("sampler", "temperature"), [("temperature", 2.0), ("uniform", 1.0), ("temperature", 5.0)])
+@pytest.mark.parametrize(
+    ("sampler", "temperature"), [("temperature", 2.0), ("uniform", 1.0), ("temperature", 5.0)]
+)
 def test_sampler_proportions_match_formula(sampler, temperature):
     sizes = [400, 100, 25]
     ids = [np.zeros(n, dtype=np.int64) for n in sizes]

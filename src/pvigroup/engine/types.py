@@ -1,0 +1,177 @@
+"""The engine's parameter and data types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from pvigroup.engine.schedule import SAMPLERS
+from pvigroup.errors import PvigroupError
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Hyperparameters of one training run (g', g, STL or MTL).
+
+    Attributes
+    ----------
+    epochs, batch_size, lr, max_length
+        Passes over the data, micro-batch size, peak learning rate, tokenisation limit.
+    grad_accum
+        The optimizer steps every ``grad_accum`` micro-batches and at the epoch's last one.
+    warmup_ratio
+        Fraction of optimizer steps of linear warm-up, then linear decay to 0.
+    weight_decay
+        AdamW decay (never on biases and LayerNorm weights).
+    seed
+        Seeds initialisation, dropout and the batch order of every epoch.
+    sampler, temperature
+        MTL task sampler: ``proportional`` (every batch once per epoch), ``temperature``
+        (p_i ∝ n_i^(1/T)) or ``uniform``.
+    loss_weights
+        Per-task loss weight (default 1).
+    select_on_dev
+        Keep the epoch with the best mean dev macro-F1 (else the last epoch).
+    max_grad_norm
+        Clip the global gradient norm to this value; 0 turns clipping off.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 2e-5
+    max_length: int = 128
+    grad_accum: int = 1
+    warmup_ratio: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 42
+    sampler: str = "proportional"
+    temperature: float = 2.0
+    loss_weights: Mapping[str, float] | None = None
+    select_on_dev: bool = False
+    max_grad_norm: float = 0.0
+
+    def check(self) -> None:
+        """Raise ``PvigroupError`` naming the first invalid field."""
+        ints = {"epochs": 1, "batch_size": 1, "max_length": 2, "grad_accum": 1}
+        for key, low in ints.items():
+            value = getattr(self, key)
+            if not isinstance(value, int) or value < low:
+                raise PvigroupError(
+                    f"train params: {key} must be an integer >= {low}, got {value!r}"
+                )
+        if not self.lr > 0:
+            raise PvigroupError(f"train params: lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise PvigroupError(
+                f"train params: warmup_ratio must be in [0, 1), got {self.warmup_ratio!r}"
+            )
+        if self.weight_decay < 0 or self.max_grad_norm < 0:
+            raise PvigroupError("train params: weight_decay and max_grad_norm must be >= 0")
+        if self.sampler not in SAMPLERS:
+            raise PvigroupError(
+                f"train params: sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}"
+            )
+        if not self.temperature > 0:
+            raise PvigroupError(f"train params: temperature must be > 0, got {self.temperature!r}")
+
+    def as_dict(self) -> dict:
+        """JSON-ready copy (``loss_weights`` as a plain dict)."""
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["loss_weights"] = dict(self.loss_weights) if self.loss_weights else None
+        return out
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How to run (never what to learn): device, precision, compilation, batching of read-out.
+
+    Attributes
+    ----------
+    device
+        ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+    precision
+        ``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``.
+    compile
+        ``auto`` (``reduce-overhead`` on CUDA, off on CPU), ``off`` or ``reduce-overhead``
+        (``torch.compile`` with CUDA graphs, one static shape per length bucket).
+    buckets
+        Padded lengths of training batches; capped by ``max_length``, which is always one.
+    eval_batch_size
+        Rows per read-out batch.
+    threads
+        ``torch.set_num_threads`` when > 0.
+    progress
+        Show a tqdm bar (only on a terminal).
+    """
+
+    device: str = "auto"
+    precision: str = "auto"
+    compile: str = "auto"
+    buckets: tuple[int, ...] = (32, 64, 128, 256, 512)
+    eval_batch_size: int = 256
+    threads: int = 0
+    progress: bool = True
+
+    def resolve_device(self) -> torch.device:
+        """The torch device these options select."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.device not in ("cpu", "cuda"):
+            raise PvigroupError(f"engine options: device {self.device!r} is not auto, cpu or cuda")
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise PvigroupError(
+                "engine options: device 'cuda' asked for, but no CUDA device is visible"
+            )
+        return torch.device(self.device)
+
+    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
+        """The autocast dtype (None for plain fp32)."""
+        if self.precision == "auto":
+            return torch.bfloat16 if device.type == "cuda" else None
+        if self.precision == "bf16":
+            return torch.bfloat16
+        if self.precision == "fp32":
+            return None
+        raise PvigroupError(
+            f"engine options: precision {self.precision!r} is not auto, fp32 or bf16"
+        )
+
+    def compile_mode(self, device: torch.device) -> str | None:
+        """The ``torch.compile`` mode, or None when compilation is off."""
+        if self.compile == "auto":
+            return "reduce-overhead" if device.type == "cuda" else None
+        if self.compile == "off":
+            return None
+        if self.compile == "reduce-overhead":
+            return "reduce-overhead"
+        raise PvigroupError(
+            f"engine options: compile {self.compile!r} is not auto, off or reduce-overhead"
+        )
+
+
+@dataclass
+class TaskData:
+    """One task's training (and optional dev) rows.
+
+    ``train`` and ``dev`` have columns ``id``, ``text``, ``text_pair`` (str, or None/NaN for
+    single-text rows; the column may be absent) and ``label`` (int index into ``labels``).
+    """
+
+    name: str
+    labels: list[str]
+    train: pd.DataFrame
+    dev: pd.DataFrame | None = None
+
+
+@dataclass
+class TrainResult:
+    """What ``train`` returns: the model dir and the per-epoch history."""
+
+    out_dir: Path
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    dev_score: float | None = None
