@@ -91,3 +91,17 @@ def declared_source_files(task: dict) -> dict[str, str]:
     files = task["source"].get("files") or {}
     return {split: path for split, path in files.items()
             if Path(path).parts[:1] == ("resources",) or Path(path).exists()}
+
+
+def canonical(obj):
+    """``obj`` with every mapping's keys sorted, recursively.
+
+    Snakemake compares ``params`` as serialised text, so a dict whose keys come in another order
+    (a reformatted config file) would look changed and rerun the job; rules pass config slices
+    through this.
+    """
+    if isinstance(obj, dict):
+        return {k: canonical(obj[k]) for k in sorted(obj, key=str)}
+    if isinstance(obj, list | tuple):
+        return [canonical(v) for v in obj]
+    return obj

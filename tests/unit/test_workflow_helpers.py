@@ -101,3 +101,9 @@ def test_config_readme_documents_every_schema_key(tmp_path):
     assert not changed, (
         "config/README.md is out of date with the schema: run python -c \"from pvigroup.config "
         "import update_config_readme; update_config_readme()\" from the repository root")
+
+
+def test_canonical_sorts_keys_recursively():
+    a = wf.canonical({"b": 1, "a": {"y": [{"d": 1, "c": 2}], "x": 0}})
+    assert list(a) == ["a", "b"] and list(a["a"]) == ["x", "y"]
+    assert list(a["a"]["y"][0]) == ["c", "d"]

@@ -24,6 +24,12 @@ try:
 except PvigroupError as err:
     sys.exit(f"pvigroup: {err}")
 
+# Sorted keys everywhere: params are compared as serialised text, so the key order of a
+# reformatted config file must not look like a change (and rerun every job).
+_canonical = wf.canonical(config)
+config.clear()
+config.update(_canonical)
+
 TASKS = sorted(config["tasks"])
 MODELS = sorted(config["models"])
 PAIRS = sorted({p for m in MODELS for p in wf.pair_ids(config, m)})
@@ -65,7 +71,7 @@ def model_spec(wildcards):
 
 
 def pvi_hparams(wildcards):
-    return task_hparams(config, wildcards.task, "pvi")
+    return wf.canonical(task_hparams(config, wildcards.task, "pvi"))
 
 
 def null_model_input(wildcards):
