@@ -49,8 +49,10 @@ ENV = {
 def cluster():
     """A running one-node cluster; started (and afterwards stopped) here if it is down."""
     if shutil.which("sbatch") is None:
-        pytest.skip("Slurm is not installed: apt-get install -y slurmctld slurmd slurm-client munge")
-    if subprocess.run([CLUSTER, "status"], capture_output=True).returncode == 0:
+        pytest.skip(
+            "Slurm is not installed: apt-get install -y slurmctld slurmd slurm-client munge"
+        )
+    if subprocess.run([CLUSTER, "status"], capture_output=True, check=False).returncode == 0:
         yield
         return
     if os.geteuid() != 0:
@@ -85,7 +87,12 @@ def snakemake_cmd(work: Path, *args: str, slurm: bool) -> list[str]:
 
 def run(work: Path, *args: str, slurm: bool) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        snakemake_cmd(work, *args, slurm=slurm), cwd=REPO, env=ENV, capture_output=True, text=True
+        snakemake_cmd(work, *args, slurm=slurm),
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     (work / ("slurm-run.log" if slurm else "local-run.log")).write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stderr[-8000:]}"
@@ -113,9 +120,7 @@ def local_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory):
     work = workdir(tmp_path_factory, "slurm")
-    started = time.monotonic()
     proc = run(work, "groups", slurm=True)
-    print(f"slurm run: {time.monotonic() - started:.0f} s")  # noqa: T201 - shown with -s
     return work, proc.stdout + proc.stderr
 
 
@@ -150,7 +155,7 @@ def test_jobs_went_through_sbatch_with_gpu_requests(slurm_run):
     assert not set(submitted) & LOCAL_RULES
     logs = work / ".snakemake" / "slurm_logs"
     assert len(list((logs / "rule_finetune_gprime").rglob("*.log"))) == 3
-    assert len(list((logs / "group_stats").rglob("*.log"))) == 1
+    assert len([p for d in logs.glob("group_stats*") for p in d.rglob("*.log")]) == 1
 
 
 def test_results_equal_the_local_run(slurm_run, local_run):
@@ -199,36 +204,43 @@ def test_cancelled_training_resumes(cluster, tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    first = ""  # the rule log of the cancelled attempt (Snakemake clears it for the retry)
     try:
         cancelled = None
         deadline = time.monotonic() + 900
         while cancelled is None and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(1)
+            time.sleep(0.5)
             text = rule_log.read_text() if rule_log.exists() else ""
-            if not re.search(r"epoch 2/12", text):
+            if "epoch 2/12" not in text:
                 continue
+            time.sleep(1.0)  # into the third epoch
             for job_id, state, comment in squeue_jobs():
                 if comment.startswith("rule_finetune_gprime") and state == "RUNNING":
                     subprocess.run(["scancel", job_id], check=True)
                     cancelled = job_id
         assert cancelled, "the training job was never seen running after its second epoch"
+        deadline = time.monotonic() + 60
+        while "; exiting" not in first and time.monotonic() < deadline:
+            text = rule_log.read_text() if rule_log.exists() else ""
+            first = text if len(text) > len(first) else first
+            time.sleep(0.2)
         out, _ = proc.communicate(timeout=HARD_LIMIT_S)
     finally:
         if proc.poll() is None:
             proc.kill()
     (work / "slurm-run.log").write_text(out)
     assert proc.returncode == 0, out[-8000:]
-    text = rule_log.read_text()
-    # Slurm's scancel sent SIGTERM (SIGKILL only KillWait seconds later): the engine checkpointed
-    assert "SIGTERM received" in text
-    assert re.search(r"checkpoint written to .*; exiting", text)
+    # scancel sent SIGTERM (SIGKILL follows KillWait seconds later): the engine wrote a checkpoint
+    assert "SIGTERM received" in first, first[-3000:]
+    assert re.search(r"checkpoint written to .*; exiting", first), first[-3000:]
+    assert "exit status 143" in out  # the engine's preemption status
     # the retry (profile: retries 1) resumed from <out_dir>.resume/ instead of starting afresh
+    text = rule_log.read_text()
     resumed = re.search(r"resuming .* at epoch (\d+), batch (\d+)/(\d+)", text)
-    assert resumed and (int(resumed.group(1)), int(resumed.group(2))) > (1, 0), text
-    assert "epoch 12/12" in text
+    assert resumed and int(resumed.group(1)) >= 3, text[-3000:]
+    assert "epoch 12/12" in text and "epoch 1/12" not in text
     calls = [c for c in sbatch_calls(out) if "finetune_gprime" in c]
     assert len(calls) == 2 and "--attempt 2" in calls[1]
-    assert f"{cancelled}" in out
     meta = json.loads((work / target / "meta.json").read_text())
     assert len(meta["history"]) == 12
     assert not (work / f"{target}.resume").exists()

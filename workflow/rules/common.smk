@@ -10,6 +10,7 @@ _SRC = str(Path(workflow.basedir) / "src")
 if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
+from pvigroup import resources as res
 from pvigroup import workflow as wf
 from pvigroup.config import task_hparams, validate_config
 from pvigroup.errors import PvigroupError

@@ -17,6 +17,7 @@ rule finetune_gprime:
         "benchmarks/pvi/{model}/{task}/finetune_gprime.tsv"
     resources:
         gpu=1,
+        **res.rule_resources("finetune", config),
     conda:
         "../../envs/torch.yaml"
     script:
@@ -67,6 +68,7 @@ rule compute_pvi:
         "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
     resources:
         gpu=1,
+        **res.rule_resources("readout", config),
     conda:
         "../../envs/torch.yaml"
     script:

@@ -25,7 +25,7 @@ rule train_stl:
         "../../envs/torch.yaml"
     resources:
         gpu=1,
-        runtime=240,
+        **res.rule_resources("stl", config),
     params:
         train=train_stl_params,
         model=train_model_params,
@@ -50,7 +50,7 @@ rule train_mtl:
         "../../envs/torch.yaml"
     resources:
         gpu=1,
-        runtime=480,
+        **res.rule_resources("mtl", config),
     params:
         train=train_mtl_params,
         model=train_model_params,
