@@ -88,6 +88,9 @@ rule taskemb_embed:
         "benchmarks/baselines/taskemb/{model}/{task}/taskemb_embed.tsv"
     conda:
         "../../envs/torch.yaml"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         runtime=60,
@@ -127,6 +130,9 @@ rule surrogate_run:
         subset=rf"(?:{wf.one_of(TASKS)})(?:__(?:{wf.one_of(TASKS)}))+",
     conda:
         "../../envs/torch.yaml"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         runtime=120,

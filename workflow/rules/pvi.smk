@@ -15,6 +15,9 @@ rule finetune_gprime:
         "logs/pvi/{model}/{task}/finetune_gprime.log",
     benchmark:
         "benchmarks/pvi/{model}/{task}/finetune_gprime.tsv"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         **res.rule_resources("finetune", config),
@@ -66,6 +69,9 @@ rule compute_pvi:
         "logs/pvi/{model}/{task}/compute_pvi.log",
     benchmark:
         "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         **res.rule_resources("readout", config),

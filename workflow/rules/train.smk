@@ -23,6 +23,9 @@ rule train_stl:
         "benchmarks/train/{model}/stl/{task}/seed{seed}/train_stl.tsv"
     conda:
         "../../envs/torch.yaml"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         **res.rule_resources("stl", config),
@@ -48,6 +51,9 @@ rule train_mtl:
         group=rf"(?:{wf.one_of(TASKS)})(?:__(?:{wf.one_of(TASKS)}))+",
     conda:
         "../../envs/torch.yaml"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
     resources:
         gpu=1,
         **res.rule_resources("mtl", config),
