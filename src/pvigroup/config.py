@@ -58,12 +58,6 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
             raise PvigroupError(f"{where}: grouping.manual[{i}] lists a task twice: {group}")
 
 
-def model_tasks(config: Mapping[str, Any], model: str) -> list[str]:
-    """The sorted task ids a model is used for."""
-    chosen = config["models"][model].get("tasks")
-    return sorted(chosen if chosen else config["tasks"])
-
-
 def task_hparams(config: Mapping[str, Any], task: str, section: str = "pvi") -> dict[str, Any]:
     """Training hyper-parameters of ``section`` (pvi) with the task's ``overrides`` applied."""
     base = dict(config[section]["train"])

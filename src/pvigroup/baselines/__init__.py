@@ -18,13 +18,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pvigroup.workflow import model_tasks
+
 METHODS = ("taskemb", "surrogate")
 MATRIX_FILE = {"taskemb": "similarity.tsv", "surrogate": "affinity.tsv"}
-
-
-def _model_tasks(config: Mapping[str, Any], model: str) -> list[str]:
-    chosen = config["models"][model].get("tasks")
-    return sorted(chosen if chosen else config["tasks"])
 
 
 def enabled_methods(config: Mapping[str, Any]) -> list[str]:
@@ -63,14 +60,14 @@ def baseline_targets(config: Mapping[str, Any], model: str) -> list[str]:
 
 def taskemb_embedding_files(config: Mapping[str, Any], model: str) -> list[str]:
     """One ``{task}.npy`` per task of ``model`` (one job each)."""
-    return [f"results/baselines/taskemb/{model}/{t}.npy" for t in _model_tasks(config, model)]
+    return [f"results/baselines/taskemb/{model}/{t}.npy" for t in model_tasks(config, model)]
 
 
 def surrogate_subsets(config: Mapping[str, Any], model: str) -> list[str]:
     """The subset ids sampled for ``model`` (deterministic from the seed and the task list)."""
     from pvigroup.baselines.surrogate import surrogate_plan
 
-    return surrogate_plan(_model_tasks(config, model), config["baselines"]["surrogate"])
+    return surrogate_plan(model_tasks(config, model), config["baselines"]["surrogate"])
 
 
 def surrogate_run_files(config: Mapping[str, Any], model: str) -> list[str]:
