@@ -306,8 +306,10 @@ def train_hparams(config: Mapping[str, Any], kind: str, task: str | None = None)
     """Epochs, batch size, max length and number of runs of one training job.
 
     ``kind="finetune"`` (g' and g): ``pvi.train`` with the task's ``overrides``. ``kind="stl"`` or
-    ``"mtl"``: the largest ``epochs``/``max_length`` and the number of points of the grid in
-    ``train.grid`` (lists; a scalar counts as one value), falling back to the ``pvi.train`` values.
+    ``"mtl"``: ``runs`` is the number of lr x max_length points of ``train.grid`` (lists; a scalar
+    counts as one value) and ``max_length`` the largest; ``epochs`` is what one point trains:
+    ``max(epochs)`` with ``epoch_search: select`` (one run, best dev epoch kept), the sum of the
+    distinct values with ``runs`` (one run per value). Missing keys fall back to ``pvi.train``.
     """
     base = {"epochs": 10, "batch_size": 32, "max_length": 128}
     base.update({k: v for k, v in (config.get("pvi", {}).get("train") or {}).items() if k in base})
@@ -328,8 +330,14 @@ def train_hparams(config: Mapping[str, Any], kind: str, task: str | None = None)
         values = list(values) if isinstance(values, list | tuple) else [values]
         if not values:
             raise PvigroupError(f"config key train.grid.{key} is an empty list")
-        runs *= len(values)
-        if key in ("epochs", "max_length"):
+        if key == "epochs":
+            # select: one run of max(epochs), best dev epoch kept; runs: one run per value
+            select = train.get("epoch_search", "select") == "select"
+            out["epochs"] = max(int(v) for v in values) if select else sum(
+                int(v) for v in set(values))
+            continue
+        runs *= len(set(values))
+        if key == "max_length":
             out[key] = max(int(v) for v in values)
     if "batch_size" in train:
         out["batch_size"] = int(train["batch_size"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 SEP = "__"
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$")
@@ -105,3 +107,16 @@ def canonical(obj):
     if isinstance(obj, list | tuple):
         return [canonical(v) for v in obj]
     return obj
+
+
+def export_source_path(src: str | Path) -> None:
+    """Put ``src`` first on ``PYTHONPATH`` (once) for the jobs Snakemake starts.
+
+    Jobs run in per-rule conda environments (``--software-deployment-method conda``) hold the
+    dependencies but not this package; with the checkout's ``src`` on ``PYTHONPATH`` their scripts
+    import it from there.
+    """
+    src = str(src)
+    current = os.environ.get("PYTHONPATH", "")
+    if src not in current.split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, current) if p)

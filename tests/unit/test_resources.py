@@ -134,12 +134,17 @@ def test_train_hparams_overrides_and_grid():
         "max_length": 64,
         "runs": 1,
     }
+    # epoch_search select (the default): one 10-epoch run per lr x max_length point
     assert res.train_hparams(cfg, "stl") == {
         "epochs": 10,
         "batch_size": 32,
         "max_length": 512,
-        "runs": 24,
+        "runs": 4,
     }
+    # runs: one run per epochs value, 5 + 6 + ... + 10 = 45 epochs per point
+    cfg["train"]["epoch_search"] = "runs"
+    assert res.train_hparams(cfg, "stl")["epochs"] == 45
+    assert res.train_hparams(cfg, "stl")["runs"] == 4
     assert res.train_hparams(config(), "mtl")["runs"] == 1
     with pytest.raises(PvigroupError, match=r"train\.grid\.lr"):
         res.train_hparams(config(train={"grid": {"lr": []}}), "stl")

@@ -1,19 +1,16 @@
 # Validate the config, define the job universe (tasks, models, pairs, triples) and thin input
 # functions. Anything with a loop or a branch lives in pvigroup.workflow / pvigroup.config.
-import os
 import sys
 from pathlib import Path
-
-# Jobs import the pvigroup package from this checkout, also inside per-rule conda envs
-# (--software-deployment-method conda), which hold the dependencies but not the package itself.
-_SRC = str(Path(workflow.basedir) / "src")
-if _SRC not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p)
 
 from pvigroup import resources as res
 from pvigroup import workflow as wf
 from pvigroup.config import task_hparams, validate_config
 from pvigroup.errors import PvigroupError
+
+# Jobs import the pvigroup package from this checkout, also inside per-rule conda envs
+# (--software-deployment-method conda), which hold the dependencies but not the package itself.
+wf.export_source_path(Path(workflow.basedir) / "src")
 
 
 try:
