@@ -134,6 +134,8 @@ class CostEstimate:
                          f"{r.hours:>9.2f}")
         lines.append("")
         for _, s in self.by_stage().iterrows():
+            if not s["jobs"]:
+                continue
             bound = "" if s["exact"] else " (upper bound: groups are known after the statistics)"
             lines.append(f"stage {s['stage']:<10} {int(s['gpu_jobs']):>5} GPU jobs "
                          f"{s['hours']:>9.2f} {unit}{bound}")
@@ -162,7 +164,8 @@ def split_sizes(config: Mapping[str, Any], data_dir: str | Path = "results/data"
     sizes, sources = {}, {}
     for task in sorted(config["tasks"]):
         prepared = Path(data_dir) / task / "task.json"
-        max_rows = config["tasks"][task].get("max_rows") or {}
+        max_rows = {k: v for k, v in (config["tasks"][task].get("max_rows") or {}).items()
+                    if k in ("train", "dev", "test") and v}
         if prepared.exists():
             sizes[task], sources[task] = res.task_rows(task, config, data_dir), str(prepared)
         elif task in paper:
@@ -319,6 +322,8 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
     counts["prepare_task"] = len(used_tasks)
 
     assumptions.append(f"start-up per job: {startup:g} s on {device}")
+    assumptions.append("every batch priced at the run's max_length (length buckets make tasks "
+                       "of short texts cheaper than this)")
     by_source: dict[str, list[str]] = {}
     for task in sorted(used_tasks):
         by_source.setdefault(size_sources[task], []).append(task)
