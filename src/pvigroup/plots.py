@@ -1,5 +1,6 @@
-"""Report figures (matplotlib, Agg backend, PNG): PVI distributions, pair p-values, accepted
-groups, STL vs MTL, label distributions.
+"""Report figures (matplotlib, Agg backend, PNG): PVI distributions, pair p-values, the PVI
+difference forest plot, grouping vs sample size, accepted groups, STL vs MTL, label
+distributions.
 
 Every function reads result files in the formats of docs/architecture.md and writes one PNG.
 Figures are deterministic for the same inputs (fixed size, dpi and ordering; no timestamps).
@@ -226,4 +227,223 @@ def plot_label_distributions(counts: Mapping[str, str | Path], out: str | Path, 
         ax.set_title(names.get(task, task), fontsize="medium", loc="left")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize="x-small")
     axes[-1][0].set_xlabel("share of instances")
+    _save(fig, out)
+
+
+def _footer(fig: plt.Figure, provenance: Mapping[str, object] | None, extra: str = "") -> None:
+    """A small grey line under the figure: the settings that made it and the run's provenance."""
+    parts = [extra] if extra else []
+    if provenance:
+        sha = str(provenance.get("config_sha256", ""))
+        if sha:
+            parts.append(f"config sha256 {sha[:12]}")
+        if provenance.get("pvigroup"):
+            parts.append(f"pvigroup {provenance['pvigroup']}")
+    if parts:
+        fig.text(0.01, -0.01, "; ".join(parts), ha="left", va="top", fontsize=7, color="dimgrey")
+
+
+def _require_columns(df: pd.DataFrame, cols: Sequence[str], path: str | Path) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise PvigroupError(f"{path}: missing column(s) {', '.join(missing)} "
+                            f"(has {', '.join(map(str, df.columns))})")
+
+
+def _decision_p(df: pd.DataFrame) -> tuple[pd.Series, str]:
+    """The p-value a grouping decision used: TOST p when present, else adjusted, else raw."""
+    if "tost_pvalue" in df.columns:
+        return df["tost_pvalue"].astype(float), "TOST p-value"
+    if "pvalue_adj" in df.columns:
+        return df["pvalue_adj"].astype(float), "adjusted p-value"
+    return df["pvalue"].astype(float), "p-value"
+
+
+def plot_pvi_forest(pairs_tsv: str | Path, out: str | Path, *, margin: float, alpha: float,
+                    model: str = "", names: Mapping[str, str] | None = None,
+                    provenance: Mapping[str, object] | None = None) -> None:
+    """Forest plot of each pair's mean PVI difference (bits) with its 95 % CIs and the ±margin band.
+
+    One row per pair of ``pairs.tsv``, sorted by |difference| (closest pairs on top): the
+    difference (first task minus second, alphabetical) with its t interval
+    (``mean_diff_lo``/``mean_diff_hi``) and, when the file has it, the bootstrap interval
+    (``mean_diff_boot_lo``/``mean_diff_boot_hi``) drawn just below. The shaded band is
+    ``±margin`` (the TOST equivalence margin). Filled markers: accepted by the paper's rule
+    (p > alpha, on ``pvalue_adj`` when present); when the file has ``tost_pvalue``, pairs shown
+    equivalent (TOST p < alpha) are labelled "equiv.". Each row is annotated with its p-value.
+
+    Parameters
+    ----------
+    pairs_tsv
+        ``results/stats/{model}/pairs.tsv``.
+    out
+        PNG path.
+    margin
+        equivalence margin in bits (``grouping.tost_margin``), > 0.
+    alpha
+        significance level (``stats.alpha``).
+    model
+        model key shown in the title.
+    names
+        display names of the tasks.
+    provenance
+        ``pvigroup.tables.provenance(config)``, written under the figure.
+    """
+    if not margin > 0:
+        raise ValueError(f"margin must be a positive number of bits, got {margin!r}")
+    names = names or {}
+    pairs = read_tsv(pairs_tsv)
+    height = max(2.5, 0.42 * len(pairs) + 1.6)
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    settings = f"alpha = {alpha:g}, margin = ±{margin:g} bits"
+    if pairs.empty:
+        _note(ax, "no pair was tested")
+        _footer(fig, provenance, settings)
+        _save(fig, out)
+        return
+    _require_columns(pairs, ["group", "pvalue", "mean_diff", "mean_diff_lo", "mean_diff_hi"],
+                     pairs_tsv)
+    pairs = pairs.assign(_abs=pairs["mean_diff"].astype(float).abs())
+    pairs = pairs.sort_values(["_abs", "group"], kind="stable").reset_index(drop=True)
+    p_col = "pvalue_adj" if "pvalue_adj" in pairs.columns else "pvalue"
+    accepted = pairs[p_col].astype(float).to_numpy() > alpha
+    equivalent = (pairs["tost_pvalue"].astype(float).to_numpy() < alpha
+                  if "tost_pvalue" in pairs.columns else None)
+    has_boot = {"mean_diff_boot_lo", "mean_diff_boot_hi"} <= set(pairs.columns) and bool(
+        pairs["mean_diff_boot_lo"].notna().any())
+    y = np.arange(len(pairs))[::-1].astype(float)
+    diff = pairs["mean_diff"].astype(float).to_numpy()
+    lo = pairs["mean_diff_lo"].astype(float).to_numpy()
+    hi = pairs["mean_diff_hi"].astype(float).to_numpy()
+    ax.axvspan(-margin, margin, color="tab:green", alpha=0.15, lw=0,
+               label=f"±{margin:g} bits (grouping.tost_margin)")
+    ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+    ax.hlines(y, lo, hi, color="tab:blue", lw=2, label="95% t CI")
+    if has_boot:
+        blo = pairs["mean_diff_boot_lo"].astype(float).to_numpy()
+        bhi = pairs["mean_diff_boot_hi"].astype(float).to_numpy()
+        ax.hlines(y - 0.22, blo, bhi, color="tab:orange", lw=1.5, label="95% bootstrap CI")
+        ax.plot(blo, y - 0.22, "|", color="tab:orange", ms=6)
+        ax.plot(bhi, y - 0.22, "|", color="tab:orange", ms=6)
+    ax.scatter(diff[accepted], y[accepted], marker="o", s=36, color="tab:blue", zorder=3,
+               label=f"accepted (p > {alpha:g})")
+    ax.scatter(diff[~accepted], y[~accepted], marker="o", s=36, facecolor="white",
+               edgecolor="tab:blue", zorder=3, label=f"rejected (p ≤ {alpha:g})")
+    labels = []
+    for g in pairs["group"]:
+        a, b = str(g).split(SEP)
+        labels.append(f"{names.get(a, a)} − {names.get(b, b)}")
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.8, len(pairs) - 0.4)
+    finite = np.concatenate([lo, hi, [-margin, margin]])
+    finite = finite[np.isfinite(finite)]
+    span = finite.max() - finite.min()
+    right = finite.max() + 0.02 * span
+    for i, yi in enumerate(y):
+        text = f"p = {float(pairs.loc[i, p_col]):.2g}"
+        if equivalent is not None and equivalent[i]:
+            text += ", equiv."
+        ax.text(right, yi, text, va="center", ha="left", fontsize=7)
+    ax.set_xlim(finite.min() - 0.02 * span, finite.max() + 0.3 * span)
+    ax.set_xlabel("mean PVI difference, first − second task (bits)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
+    ax.set_title(f"PVI difference per pair{f' ({model})' if model else ''}")
+    _footer(fig, provenance, settings)
+    _save(fig, out)
+
+
+def plot_sensitivity(sensitivity_tsv: str | Path, out: str | Path, *, alpha: float,
+                     model: str = "", names: Mapping[str, str] | None = None,
+                     provenance: Mapping[str, object] | None = None) -> None:
+    """How the grouping changes with the per-task sample size.
+
+    Left: each pair's decision p-value (the TOST p when the table has ``tost_pvalue``, else
+    ``pvalue_adj`` when present, else ``pvalue``) against the common size n per task, both
+    on log scales, with alpha marked; a large marker means both tasks of the pair are in the
+    same selected similar group (a pair or a larger group) at that n. Right: at each n, the number of accepted pairs, of accepted larger groups and of
+    selected groups.
+
+    Parameters
+    ----------
+    sensitivity_tsv
+        ``results/stats/{model}/sensitivity.tsv``.
+    out
+        PNG path.
+    alpha
+        significance level (``stats.alpha``).
+    model
+        model key shown in the title.
+    names
+        display names of the tasks.
+    provenance
+        ``pvigroup.tables.provenance(config)``, written under the figure.
+    """
+    names = names or {}
+    table = read_tsv(sensitivity_tsv)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11.0, 4.5),
+                                  gridspec_kw={"width_ratios": [1.6, 1]})
+    settings = f"alpha = {alpha:g}"
+    if table.empty:
+        _note(ax, "no sensitivity result")
+        _note(ax2, "")
+        _footer(fig, provenance, settings)
+        _save(fig, out)
+        return
+    _require_columns(table, ["n_per_task", "group", "size", "pvalue", "accepted", "selected"],
+                     sensitivity_tsv)
+    p, p_label = _decision_p(table)
+    floor = 1e-16
+    table = table.assign(_p=p.clip(lower=floor), _sel=table["selected"].astype(bool),
+                         _acc=table["accepted"].astype(bool))
+    sizes = sorted(int(n) for n in table["n_per_task"].unique())
+    pairs = table[table["size"] == 2]
+    together = {int(n): [set(str(g).split(SEP)) for g in part.loc[part["_sel"], "group"]]
+                for n, part in table.groupby("n_per_task")}
+    grouped = np.array([any(set(str(g).split(SEP)) <= sel for sel in together[int(n)])
+                        for g, n in zip(pairs["group"], pairs["n_per_task"], strict=True)],
+                       dtype=bool)
+    pairs = pairs.assign(_grouped=grouped)
+    groups = sorted(pairs["group"].unique())
+    show_legend = len(groups) <= 10
+    cmap = plt.get_cmap("tab10")
+    for k, g in enumerate(groups):
+        rows = pairs[pairs["group"] == g].sort_values("n_per_task")
+        colour = cmap(k) if show_legend else "tab:grey"
+        a, b = str(g).split(SEP)
+        ax.plot(rows["n_per_task"], rows["_p"], "-", color=colour, lw=1, alpha=0.8,
+                label=f"{names.get(a, a)} + {names.get(b, b)}" if show_legend else None)
+        ax.scatter(rows["n_per_task"], rows["_p"], s=12, color=colour, zorder=3)
+        sel = rows[rows["_grouped"]]
+        ax.scatter(sel["n_per_task"], sel["_p"], s=70, color=colour, edgecolor="black", zorder=4)
+    ax.axhline(alpha, color="red", ls="--", lw=1.2, label=f"alpha = {alpha:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_ylim(max(floor, min(float(pairs["_p"].min()), alpha) / 10), 2.0)
+    ax.set_xlabel("n per task (subsample size)")
+    ax.set_ylabel(f"pair {p_label} (p < {floor:g} drawn at {floor:g})")
+    ax.set_title("pairs; large markers = both tasks in one selected group", fontsize="medium")
+    ax.legend(loc="lower left", fontsize="x-small", ncol=2 if show_legend else 1)
+
+    def per_size(mask: pd.Series) -> pd.Series:
+        return table[mask].groupby("n_per_task").size().reindex(sizes, fill_value=0)
+
+    counts = pd.DataFrame({"pairs": per_size(table["_acc"] & (table["size"] == 2)),
+                           "larger": per_size(table["_acc"] & (table["size"] > 2)),
+                           "selected": per_size(table["_sel"])})
+    ax2.plot(counts.index, counts["pairs"], "o-", label="accepted pairs")
+    if (table["size"] > 2).any():
+        ax2.plot(counts.index, counts["larger"], "s-", label="accepted groups of 3+")
+    ax2.plot(counts.index, counts["selected"], "D-", color="black", label="selected groups")
+    ax2.set_xscale("log")
+    ax2.set_xticks(sizes, [str(s) for s in sizes])
+    ax2.minorticks_off()
+    ax2.set_ylim(bottom=0)
+    ax2.yaxis.get_major_locator().set_params(integer=True)
+    ax2.set_xlabel("n per task (subsample size)")
+    ax2.set_ylabel("number of groups")
+    ax2.legend(loc="best", fontsize="x-small")
+    fig.suptitle(f"Grouping vs sample size{f' ({model})' if model else ''}")
+    _footer(fig, provenance, settings)
     _save(fig, out)

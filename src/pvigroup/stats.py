@@ -4,7 +4,8 @@ Two layers, as in ``statsmodels.stats.oneway``: pure functions on arrays (``pair
 ``group_test``, ``tost``, ``bootstrap_mean_ci``, ``bootstrap_diff_ci``, ``sensitivity``,
 ``vinfo_summary``) that return explicit result objects or frames, and file-level functions for
 the workflow (``run_test`` writes one test JSON, ``collect_tests`` writes ``pairs.tsv`` /
-``triples.tsv``). Options are strings; an unknown option raises ``ValueError`` listing the valid
+``triples.tsv``, ``run_vinfo`` writes ``vinfo.tsv``, ``run_sensitivity`` writes
+``sensitivity.tsv`` and ``sensitivity_summary.tsv``). Options are strings; an unknown option raises ``ValueError`` listing the valid
 ones. Problems in the data (too few values, NaN or infinite PVI, zero variance where a statistic
 is undefined) raise :class:`pvigroup.errors.PvigroupError` naming the sample or file.
 
@@ -59,6 +60,8 @@ TEST_COLUMNS = (
     "mean_diff",
     "mean_diff_lo",
     "mean_diff_hi",
+    "mean_diff_boot_lo",
+    "mean_diff_boot_hi",
     "hedges_g",
     "eta2",
     "omega2",
@@ -711,6 +714,29 @@ def sensitivity_sizes(n_by_task: Mapping[str, int], sizes: Sequence[int]) -> lis
     return sorted({n_min, *(int(s) for s in sizes if s <= n_min)})
 
 
+SENSITIVITY_COLUMNS = (
+    "n_per_task",
+    "group",
+    "tasks",
+    "size",
+    "test",
+    "statistic",
+    "pvalue",
+    "accepted",
+    "selected",
+)
+SUMMARY_COLUMNS = (
+    "n_per_task",
+    "pairs_tested",
+    "pairs_accepted",
+    "triples_tested",
+    "triples_accepted",
+    "n_selected",
+    "selected_groups",
+    "same_as_largest",
+)
+
+
 def sensitivity(
     pvi_by_task: Mapping[str, np.ndarray],
     sizes: Sequence[int],
@@ -722,39 +748,73 @@ def sensitivity(
     max_group_size: int = 3,
     rule: str = "paper",
     size_priority: str = "larger",
+    test: str = "significance",
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    correction: str = "none",
 ) -> pd.DataFrame:
     """Rerun the tests and the grouping on equal-size subsamples of every task.
 
     For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
     without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
     2 to ``max_group_size`` tasks is tested (pairs with ``method``, larger groups with
-    ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups.
+    ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
+    the same acceptance rule, tie-break and size priority as the workflow.
+
+    Parameters
+    ----------
+    pvi_by_task : mapping task -> 1-d array
+        Per-instance PVI of each task (at least 2 tasks).
+    sizes : sequence of int
+        Configured common sizes (``stats.sensitivity_sizes``).
+    alpha, rule, size_priority :
+        As in :func:`pvigroup.groups.select_groups`.
+    method, group_method : str
+        Pair and group test (``stats.pair_test``, ``stats.group_test``).
+    seed : int
+        Seed of the subsamples (and of the ``paired`` test's pairing).
+    max_group_size : int
+        Largest group tested.
+    test : {"significance", "tost"}
+        The grouping's acceptance rule (``grouping.test``); ``tost`` needs ``tost_margin`` and
+        adds a ``tost_pvalue`` column (a group's is the largest of its pairs', as
+        :func:`tost_group`).
+    tost_margin : float or None
+        Equivalence margin in bits.
+    tost_variance : {"pooled", "unequal"}
+    correction : str
+        Multiple-comparison correction (:data:`CORRECTIONS`), applied at each size to the pairs
+        and to the larger groups separately, as ``pairs.tsv`` and ``triples.tsv`` are; adds
+        ``pvalue_adj``, which then decides acceptance under ``significance``.
 
     Returns
     -------
     DataFrame
-        One row per (size, group): ``n_per_task, group, tasks, size, test, statistic, pvalue,
-        accepted`` (p > alpha) and ``selected`` (kept by the greedy grouping), sorted by
-        ``n_per_task``, ``size``, ``group``.
+        One row per (size, group): :data:`SENSITIVITY_COLUMNS` (``accepted``: the group passes
+        the acceptance rule; ``selected``: kept by the greedy grouping), then ``tost_pvalue``
+        and ``pvalue_adj`` when used; sorted by ``n_per_task``, ``size``, ``group``.
+
+    Raises
+    ------
+    ValueError
+        Unknown option, fewer than 2 tasks, or ``test="tost"`` without a margin.
     """
     _check_choice(method, PAIR_METHODS, "pair test method")
     _check_choice(group_method, GROUP_METHODS, "group test method")
+    _check_choice(test, ("significance", "tost"), "grouping test")
+    _check_choice(correction, CORRECTIONS, "correction")
+    if test == "tost" and tost_margin is None:
+        raise ValueError("grouping test 'tost' needs a tost_margin")
     data = {t: _as_sample(x, t) for t, x in pvi_by_task.items()}
     if len(data) < 2:
         raise ValueError(f"sensitivity needs at least 2 tasks, got {len(data)}")
     tasks = sorted(data)
-    cols = [
-        "n_per_task",
-        "group",
-        "tasks",
-        "size",
-        "test",
-        "statistic",
-        "pvalue",
-        "accepted",
-        "selected",
-    ]
-    rows = []
+    cols = list(SENSITIVITY_COLUMNS)
+    if test == "tost":
+        cols.append("tost_pvalue")
+    if correction != "none":
+        cols.append("pvalue_adj")
+    frames = []
     for m in sensitivity_sizes({t: x.size for t, x in data.items()}, sizes):
         sub = {
             t: data[t][
@@ -762,6 +822,11 @@ def sensitivity(
             ]
             for t in tasks
         }
+        pair_tost: dict[str, float] = {}
+        if test == "tost":
+            for x, y in itertools.combinations(tasks, 2):
+                r = tost(sub[x], sub[y], tost_margin, variance=tost_variance, names=(x, y))
+                pair_tost[group_id((x, y))] = r.pvalue
         table = []
         for k in range(2, min(max_group_size, len(tasks)) + 1):
             for combo in itertools.combinations(tasks, k):
@@ -771,30 +836,90 @@ def sensitivity(
                     )
                 else:
                     r = group_test({t: sub[t] for t in combo}, method=group_method)
-                table.append(
-                    {
-                        "group": r.group,
-                        "tasks": ",".join(combo),
-                        "size": k,
-                        "test": r.test,
-                        "statistic": r.statistic,
-                        "pvalue": r.pvalue,
-                    }
-                )
-        tests = pd.DataFrame(table)
-        similar, _ = select_groups(tests, alpha=alpha, rule=rule, size_priority=size_priority)
-        chosen = set(similar["group"])
-        for row in table:
-            rows.append(
-                {
+                row = {
                     "n_per_task": m,
-                    **row,
-                    "accepted": bool(row["pvalue"] > alpha),
-                    "selected": row["group"] in chosen,
+                    "group": r.group,
+                    "tasks": ",".join(combo),
+                    "size": k,
+                    "test": r.test,
+                    "statistic": r.statistic,
+                    "pvalue": r.pvalue,
                 }
-            )
-    out = pd.DataFrame(rows, columns=cols)
+                if test == "tost":
+                    row["tost_pvalue"] = max(
+                        pair_tost[group_id(pr)] for pr in itertools.combinations(combo, 2)
+                    )
+                table.append(row)
+        tests = pd.DataFrame(table)
+        if correction != "none":
+            tests["pvalue_adj"] = np.nan
+            for is_pair in (True, False):
+                rows = (tests["size"] == 2) == is_pair
+                if rows.any():
+                    tests.loc[rows, "pvalue_adj"] = multipletests(
+                        tests.loc[rows, "pvalue"].to_numpy(), method=correction
+                    )[1]
+        similar, _ = select_groups(
+            tests,
+            alpha=alpha,
+            rule=rule,
+            test=test,
+            size_priority=size_priority,
+            where=f"sensitivity tests at n={m}",
+        )
+        if test == "tost":
+            tests["accepted"] = tests["tost_pvalue"] < alpha
+        else:
+            p = tests["pvalue_adj"] if correction != "none" else tests["pvalue"]
+            tests["accepted"] = p > alpha
+        tests["selected"] = tests["group"].isin(set(similar["group"]))
+        frames.append(tests[cols])
+    out = pd.concat(frames, ignore_index=True)
+    out["accepted"] = out["accepted"].astype(bool)
+    out["selected"] = out["selected"].astype(bool)
     return out.sort_values(["n_per_task", "size", "group"], kind="stable").reset_index(drop=True)
+
+
+def sensitivity_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per common size: how many groups were tested and accepted, and which were selected.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`sensitivity`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`SUMMARY_COLUMNS`: ``pairs_*`` count pairs, ``triples_*`` groups of 3 or more
+        tasks; ``selected_groups`` the selected similar group ids joined by ``;`` (sorted,
+        empty when none); ``same_as_largest`` whether that selection equals the one at the
+        largest common size (the smallest task's n), i.e. whether the grouping survives
+        subsampling to this n.
+    """
+    rows = []
+    selections: dict[int, tuple[str, ...]] = {}
+    for m, part in table.groupby("n_per_task", sort=True):
+        pairs = part[part["size"] == 2]
+        larger = part[part["size"] > 2]
+        chosen = tuple(sorted(part.loc[part["selected"].astype(bool), "group"]))
+        selections[int(m)] = chosen
+        rows.append(
+            {
+                "n_per_task": int(m),
+                "pairs_tested": len(pairs),
+                "pairs_accepted": int(pairs["accepted"].astype(bool).sum()),
+                "triples_tested": len(larger),
+                "triples_accepted": int(larger["accepted"].astype(bool).sum()),
+                "n_selected": len(chosen),
+                "selected_groups": ";".join(chosen),
+            }
+        )
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    if rows:
+        largest = selections[max(selections)]
+        out["same_as_largest"] = [selections[int(m)] == largest for m in out["n_per_task"]]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -828,6 +953,46 @@ def read_pvi(path: str | Path) -> tuple[str, np.ndarray]:
         raise PvigroupError(f"{path}: column 'pvi' is not numeric ({err})") from None
 
 
+def _load_pvi(pvi_files: Sequence[str | Path]) -> dict[str, tuple[Path, np.ndarray]]:
+    """Task -> (path, PVI) of each file (:func:`read_pvi`); a task given twice is an error."""
+    loaded: dict[str, tuple[Path, np.ndarray]] = {}
+    for f in pvi_files:
+        task, x = read_pvi(f)
+        if task in loaded:
+            raise PvigroupError(f"{f}: task {task!r} given twice (also {loaded[task][0]})")
+        loaded[task] = (Path(f), x)
+    return loaded
+
+
+def pair_bootstrap_seed(seed: int, group: str) -> int:
+    """The bootstrap seed of one pair: a 32-bit integer derived from ``(seed, group id)``.
+
+    Each pair gets its own random stream, so its interval does not depend on which other pairs
+    (tasks) are tested.
+    """
+    return int(_stable_seed(int(seed), group).generate_state(1)[0])
+
+
+def _pair_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    names: tuple[str, str],
+    method: str,
+    seed: int,
+    resamples: int,
+    base_seed: int,
+) -> BootstrapCI | None:
+    """Bootstrap CI of ``mean(a) - mean(b)`` on the samples the pair test used (None for 0)."""
+    if not resamples:
+        return None
+    if method == "paired":
+        a, b = paired_subsample(a, b, seed)
+    return bootstrap_diff_ci(
+        a, b, int(resamples), pair_bootstrap_seed(base_seed, group_id(names)), names=names
+    )
+
+
 def run_test(
     pvi_files: Sequence[str | Path],
     out_json: str | Path,
@@ -837,6 +1002,8 @@ def run_test(
     model: str,
     tost_margin: float | None = None,
     tost_variance: str = "pooled",
+    bootstrap_resamples: int = 0,
+    bootstrap_seed: int = 42,
 ) -> dict[str, Any]:
     """Test one pair (2 files, :func:`pair_test`) or group (>2 files, :func:`group_test`).
 
@@ -857,6 +1024,14 @@ def run_test(
         When set, adds a ``tost`` block: the pair's TOST, or for a group the intersection-union
         TOST of all its pairs (:func:`tost_group`).
     tost_variance : {"pooled", "unequal"}
+    bootstrap_resamples : int
+        Pairs only: resamples of the percentile bootstrap CI of the mean PVI difference
+        (:func:`bootstrap_diff_ci` on the samples the test used), stored as
+        ``effect.mean_diff_boot_ci`` with its settings in ``options.bootstrap``. 0 = no bootstrap.
+        Ignored for groups of 3 or more tasks.
+    bootstrap_seed : int
+        Base seed; the pair's generator is seeded from ``(bootstrap_seed, group id)``
+        (:func:`pair_bootstrap_seed`), so adding a task changes no other pair's interval.
 
     Returns
     -------
@@ -869,12 +1044,7 @@ def run_test(
         _check_choice(method, PAIR_METHODS, "pair test method")
     else:
         _check_choice(method, GROUP_METHODS, "group test method")
-    loaded: dict[str, tuple[Path, np.ndarray]] = {}
-    for f in pvi_files:
-        task, x = read_pvi(f)
-        if task in loaded:
-            raise PvigroupError(f"{f}: task {task!r} given twice (also {loaded[task][0]})")
-        loaded[task] = (Path(f), x)
+    loaded = _load_pvi(pvi_files)
     tasks = sorted(loaded)
     samples = {t: loaded[t][1] for t in tasks}
     where = ", ".join(str(loaded[t][0]) for t in tasks)
@@ -887,8 +1057,20 @@ def run_test(
                 method=method,
                 seed=seed,
             )
+            boot = _pair_bootstrap(
+                samples[tasks[0]],
+                samples[tasks[1]],
+                names=(tasks[0], tasks[1]),
+                method=method,
+                seed=seed,
+                resamples=bootstrap_resamples,
+                base_seed=bootstrap_seed,
+            )
         else:
             res = group_test(samples, method=method)
+            boot = None
+            if bootstrap_resamples:
+                log.debug("%s: bootstrap CIs are computed for pairs only", group_id(tasks))
         tost_block = (
             tost_group(samples, tost_margin, variance=tost_variance)
             if tost_margin is not None
@@ -898,6 +1080,15 @@ def run_test(
         raise PvigroupError(f"{where}: {err}") from None
     out = res.to_dict()
     out["model"] = model
+    if boot is not None:
+        out["effect"]["mean_diff_boot_ci"] = [boot.low, boot.high]
+        out["options"]["bootstrap"] = {
+            "resamples": boot.resamples,
+            "seed": int(bootstrap_seed),
+            "stream_seed": boot.seed,
+            "level": boot.level,
+            "method": "percentile",
+        }
     if tost_block is not None:
         out["tost"] = tost_block
     out["provenance"] = {
@@ -911,6 +1102,11 @@ def run_test(
     return out
 
 
+def _float(x: Any) -> float:
+    """``float(x)``, NaN for None."""
+    return math.nan if x is None else float(x)
+
+
 def _row(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
     try:
         tasks = list(d["tasks"])
@@ -918,6 +1114,7 @@ def _row(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
         df = d.get("df")
         df1, df2 = (df[0], df[1]) if isinstance(df, list) else (df, math.nan)
         ci = eff.get("mean_diff_ci", [math.nan, math.nan])
+        boot = eff.get("mean_diff_boot_ci") or [math.nan, math.nan]
         row = {
             "group": group_id(tasks),
             "tasks": ",".join(sorted(tasks)),
@@ -932,6 +1129,8 @@ def _row(d: Mapping[str, Any], path: Path) -> dict[str, Any]:
             "mean_diff": float(eff.get("mean_diff", math.nan)),
             "mean_diff_lo": float(ci[0]),
             "mean_diff_hi": float(ci[1]),
+            "mean_diff_boot_lo": _float(boot[0]),
+            "mean_diff_boot_hi": _float(boot[1]),
             "hedges_g": float(eff.get("hedges_g", math.nan)),
             "eta2": float(eff.get("eta2", math.nan)),
             "omega2": float(eff.get("omega2", math.nan)),
@@ -995,4 +1194,126 @@ def collect_tests(
             else pd.Series(dtype=float)
         )
     write_tsv(table, out_tsv)
+    return table
+
+
+def run_vinfo(
+    pvi_files: Sequence[str | Path],
+    out_tsv: str | Path,
+    *,
+    resamples: int = 2000,
+    seed: int = 42,
+    model: str = "",
+) -> pd.DataFrame:
+    """Write ``vinfo.tsv``: each task's V-information estimate with its bootstrap CI.
+
+    Parameters
+    ----------
+    pvi_files : sequence of paths
+        The model's ``results/pvi/{model}/{task}.parquet`` files (the task is the file stem).
+    out_tsv : path
+        ``results/stats/{model}/vinfo.tsv``.
+    resamples, seed : int
+        ``stats.bootstrap``; each task's generator is seeded from ``(seed, task)``
+        (:func:`vinfo_summary`).
+    model : str
+        Model key, written in the ``model`` column.
+
+    Returns
+    -------
+    DataFrame
+        ``task, model, n, mean_pvi, sd_pvi, ci_low, ci_high, level, resamples, seed``, one row
+        per task, sorted by task.
+    """
+    loaded = _load_pvi(pvi_files)
+    table = vinfo_summary({t: x for t, (_, x) in loaded.items()}, int(resamples), int(seed))
+    table.insert(1, "model", model)
+    table["seed"] = int(seed)
+    write_tsv(table, out_tsv)
+    for r in table.itertuples():
+        log.info(
+            "%s: V-information %.4f bits [%.4f, %.4f] (n=%d)",
+            r.task,
+            r.mean_pvi,
+            r.ci_low,
+            r.ci_high,
+            r.n,
+        )
+    return table
+
+
+def run_sensitivity(
+    pvi_files: Sequence[str | Path],
+    out_tsv: str | Path,
+    summary_tsv: str | Path,
+    *,
+    sizes: Sequence[int],
+    alpha: float = 0.01,
+    method: str = "student",
+    group_method: str = "anova",
+    seed: int = 42,
+    max_group_size: int = 3,
+    rule: str = "paper",
+    size_priority: str = "larger",
+    test: str = "significance",
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    correction: str = "none",
+    model: str = "",
+) -> pd.DataFrame:
+    """Write ``sensitivity.tsv`` (:func:`sensitivity`) and ``sensitivity_summary.tsv``.
+
+    Parameters
+    ----------
+    pvi_files : sequence of paths
+        The model's PVI files, at least 2 tasks.
+    out_tsv, summary_tsv : path
+        The per-(size, group) table and its per-size summary (:func:`sensitivity_summary`).
+    sizes, alpha, method, group_method, seed, max_group_size, rule, size_priority, test,
+    tost_margin, tost_variance, correction :
+        As in :func:`sensitivity` (the workflow passes the ``stats`` and ``grouping`` config).
+    model : str
+        Model key, written in a ``model`` column of both files.
+
+    Returns
+    -------
+    DataFrame
+        The per-(size, group) table written to ``out_tsv``.
+    """
+    loaded = _load_pvi(pvi_files)
+    if len(loaded) < 2:
+        raise PvigroupError(
+            f"{out_tsv}: the sensitivity analysis needs the PVI of at least 2 tasks, got "
+            f"{len(loaded)} ({', '.join(map(str, pvi_files)) or 'none'})"
+        )
+    table = sensitivity(
+        {t: x for t, (_, x) in loaded.items()},
+        sizes,
+        alpha=alpha,
+        method=method,
+        group_method=group_method,
+        seed=seed,
+        max_group_size=max_group_size,
+        rule=rule,
+        size_priority=size_priority,
+        test=test,
+        tost_margin=tost_margin,
+        tost_variance=tost_variance,
+        correction=correction,
+    )
+    summary = sensitivity_summary(table)
+    table.insert(0, "model", model)
+    summary.insert(0, "model", model)
+    write_tsv(table, out_tsv)
+    write_tsv(summary, summary_tsv)
+    for r in summary.itertuples():
+        log.info(
+            "n=%d per task: %d/%d pairs and %d/%d larger groups accepted; selected: %s",
+            r.n_per_task,
+            r.pairs_accepted,
+            r.pairs_tested,
+            r.triples_accepted,
+            r.triples_tested,
+            r.selected_groups or "none",
+        )
     return table

@@ -195,14 +195,17 @@ def main_models(config: Mapping[str, Any]) -> list[str]:
 
 
 def stage_configured(config: Mapping[str, Any], stage: str) -> bool:
-    """Whether a later stage (``train``, ``llm``, ``baselines``) is part of this config.
+    """Whether a later stage (``train``, ``llm``, ``baselines``) runs with this config.
 
-    A section with an ``enabled`` key is configured when it is true; otherwise when the section
-    is a non-empty mapping (``train: {}`` means the stage is off).
+    The same tests the workflow applies: ``llm`` runs when ``llm.models`` lists at least one LLM;
+    ``train`` and ``baselines`` when their ``enabled`` key is true (the schema's default). An
+    unvalidated section without ``enabled`` counts as configured when it is a non-empty mapping.
     """
     section = config.get(stage)
     if not isinstance(section, Mapping):
         return bool(section)
+    if stage == "llm":
+        return bool(section.get("models"))
     if "enabled" in section:
         return bool(section["enabled"])
     return bool(section)
@@ -278,7 +281,7 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
 
     if spec.kind == "llm":
         if not stage_configured(config, "llm"):
-            return _skip(n, "the llm stage is not configured (llm section empty or disabled)")
+            return _skip(n, "the llm stage is not configured (llm.models lists no LLM)")
         return TablePlan(n, {"llm": [f"{results}/llm/table{n:02d}.tsv"]},
                          {**base, "tasks": fam_tasks})
 
@@ -293,7 +296,7 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
 
     if spec.kind == "stl_mtl":
         if not stage_configured(config, "train"):
-            return _skip(n, "the train stage is not configured (train section empty or disabled)")
+            return _skip(n, "the train stage is off (train.enabled: false)")
         return TablePlan(n, {"aggregate": [f"{results}/train/{model}/aggregate.tsv"]},
                          {**settings, "source": spec.source})
 
@@ -350,12 +353,15 @@ def comparison_settings(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def report_plots(config: Mapping[str, Any], results: str = "results") -> list[str]:
-    """The report figures the config allows (per model; STL vs MTL only with the train stage)."""
+    """The report figures the config allows (per model; pair figures with 2+ tasks; STL vs MTL
+    only with the train stage)."""
     out = []
     for m in sorted(config["models"]):
         out += [f"{results}/plots/{m}/pvi_violin.png", f"{results}/plots/{m}/groups.png"]
         if len(model_tasks(config, m)) >= 2:
-            out.append(f"{results}/plots/{m}/pair_pvalues.png")
+            out += [f"{results}/plots/{m}/pair_pvalues.png",
+                    f"{results}/plots/{m}/pvi_forest.png",
+                    f"{results}/plots/{m}/sensitivity.png"]
         if stage_configured(config, "train"):
             out.append(f"{results}/plots/{m}/stl_mtl.png")
     out.append(f"{results}/plots/label_distributions.png")
@@ -415,8 +421,14 @@ def accepted_tests(tests: pd.DataFrame, alpha: float) -> pd.Series:
     return p.astype(float) > alpha
 
 
+#: Effect-size columns of Tables 1 (pairs) and 2 (groups of 3+), after the paper's columns.
+PAIR_EFFECT_COLUMNS = ["mean_diff", "mean_diff_lo", "mean_diff_hi", "hedges_g"]
+GROUP_EFFECT_COLUMNS = ["eta2", "omega2"]
+_BOOT_COLUMNS = ["mean_diff_boot_lo", "mean_diff_boot_hi"]
+
+
 def group_tests_frame(tests: Mapping[str, pd.DataFrame], alpha: float, size: int) -> pd.DataFrame:
-    """Accepted groups (p > alpha) of each model's collected tests.
+    """Accepted groups (p > alpha) of each model's collected tests, with their effect sizes.
 
     Parameters
     ----------
@@ -426,7 +438,19 @@ def group_tests_frame(tests: Mapping[str, pd.DataFrame], alpha: float, size: int
         significance level; a group is accepted when p > alpha.
     size
         2 keeps pairs, 3 keeps groups of three or more tasks.
+
+    Returns
+    -------
+    DataFrame
+        ``group, model, size, test, statistic, pvalue`` (+ ``pvalue_adj`` when a correction was
+        configured), then the effect sizes: for pairs ``mean_diff, mean_diff_lo, mean_diff_hi,
+        hedges_g`` (+ ``mean_diff_boot_lo, mean_diff_boot_hi`` when any input has the bootstrap
+        CI), for larger groups ``eta2, omega2``. Effect columns a file lacks (written before
+        they existed) are NaN.
     """
+    effects = PAIR_EFFECT_COLUMNS if size == 2 else GROUP_EFFECT_COLUMNS
+    if size == 2 and any(set(_BOOT_COLUMNS) <= set(df.columns) for df in tests.values()):
+        effects = effects + _BOOT_COLUMNS
     frames = []
     for model, df in tests.items():
         _require(df, ["group", "statistic", "pvalue"], f"collected tests of model {model}")
@@ -437,16 +461,29 @@ def group_tests_frame(tests: Mapping[str, pd.DataFrame], alpha: float, size: int
         df = df[keep & accepted_tests(df, alpha)]
         cols = ["group", "size", "test", "statistic", "pvalue"] + (
             ["pvalue_adj"] if "pvalue_adj" in df.columns else [])
-        df = df[[c for c in cols if c in df.columns]].copy()
+        df = df[[c for c in cols if c in df.columns]].assign(
+            **{c: (df[c].astype(float) if c in df.columns else math.nan) for c in effects})
         df.insert(1, "model", model)
         frames.append(df)
+    frames = [f for f in frames if not f.empty]
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if out.empty:
-        return pd.DataFrame(columns=["group", "model", "size", "test", "statistic", "pvalue"])
+        return pd.DataFrame(columns=["group", "model", "size", "test", "statistic", "pvalue",
+                                     *effects])
     rank = {m: i for i, m in enumerate(tests)}
     out["_rank"] = out["model"].map(rank)
     out = out.sort_values(["_rank", "size", "group"], kind="stable").drop(columns="_rank")
-    return out.reset_index(drop=True)
+    first = [c for c in out.columns if c not in effects]
+    return out[first + effects].reset_index(drop=True)
+
+
+def fmt_diff_ci(diff: Any, lo: Any, hi: Any, decimals: int = 3) -> str:
+    """``-0.107 [-0.239, 0.024]``: a difference with its interval; ``-`` when missing."""
+    if diff is None or pd.isna(diff):
+        return "-"
+    if lo is None or hi is None or pd.isna(lo) or pd.isna(hi):
+        return fmt_num(diff, decimals)
+    return f"{fmt_num(diff, decimals)} [{fmt_num(lo, decimals)}, {fmt_num(hi, decimals)}]"
 
 
 STL_MTL_COLUMNS = ["stl_acc", "stl_acc_ci", "stl_f1", "stl_f1_ci",
@@ -558,10 +595,13 @@ def _caption(n: int, s: Mapping[str, Any]) -> str:
     alpha = s["alpha"]
     if n == 1:
         return (f"Task groups (size 2) whose PVI distributions are not significantly different "
-                f"(p > {alpha:g}); model(s): {', '.join(s['models'])}.")
+                f"(p > {alpha:g}); model(s): {', '.join(s['models'])}. Effect sizes after the "
+                f"paper's columns: mean PVI difference (first task minus second, bits) with its "
+                f"95% t interval, and Hedges' g.")
     if n == 2:
         return (f"Task groups (size > 2) whose PVI distributions are not significantly different "
-                f"(p > {alpha:g}); model(s): {', '.join(s['models'])}.")
+                f"(p > {alpha:g}); model(s): {', '.join(s['models'])}. Effect sizes after the "
+                f"paper's columns: η² and ω² from the one-way ANOVA sums of squares.")
     if s["kind"] == "stl_mtl":
         kind = "similar" if s["source"] == "pvi-similar" else "significantly different"
         return (f"STL vs MTL on the test split for task groups with {kind} PVI estimates, "
@@ -595,9 +635,18 @@ def build_table(n: int, frames: Mapping[str, Any], settings: Mapping[str, Any],
     if kind == "group_tests":
         data = group_tests_frame(frames["tests"], settings["alpha"], settings["size"])
         stat = "t" if settings["size"] == 2 else "F"
+        # the paper's columns first, then the effect sizes (docs/statistics.md §3)
         header = ["Task group", "Model", f"{stat}-statistic", "p-value"]
-        rows = [[group_label(r.group, names), r.model, fmt_num(r.statistic, d), fmt_p(r.pvalue)]
-                for r in data.itertuples()]
+        if settings["size"] == 2:
+            header += ["Mean diff. (bits) [95% CI]", "Hedges' g"]
+            rows = [[group_label(r.group, names), r.model, fmt_num(r.statistic, d),
+                     fmt_p(r.pvalue), fmt_diff_ci(r.mean_diff, r.mean_diff_lo, r.mean_diff_hi, d),
+                     fmt_num(r.hedges_g, d)] for r in data.itertuples()]
+        else:
+            header += ["η²", "ω²"]
+            rows = [[group_label(r.group, names), r.model, fmt_num(r.statistic, d),
+                     fmt_p(r.pvalue), fmt_num(r.eta2, d), fmt_num(r.omega2, d)]
+                    for r in data.itertuples()]
         if data.empty:
             note = f"No group has p > {settings['alpha']:g}."
     elif kind == "stl_mtl":
@@ -691,7 +740,8 @@ def render_markdown(table: Table) -> str:
 
 _TEX_ESCAPE = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-               "^": r"\textasciicircum{}", "±": r"$\pm$"}
+               "^": r"\textasciicircum{}", "±": r"$\pm$",
+               "η": r"$\eta$", "ω": r"$\omega$", "²": r"\textsuperscript{2}", "′": r"$'$"}
 
 
 def tex_escape(text: str) -> str:

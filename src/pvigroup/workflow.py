@@ -63,11 +63,16 @@ def test_files(config, model: str, kind: str) -> list[str]:
 
 
 def stats_targets(config) -> list[str]:
+    """Per model: the collected tests, ``vinfo.tsv`` and (2+ tasks) the sensitivity tables."""
     out = []
     for m in sorted(config["models"]):
         out.append(f"results/stats/{m}/pairs.tsv")
         if triple_ids(config, m):
             out.append(f"results/stats/{m}/triples.tsv")
+        out.append(f"results/stats/{m}/vinfo.tsv")
+        if len(model_tasks(config, m)) >= 2:
+            out += [f"results/stats/{m}/sensitivity.tsv",
+                    f"results/stats/{m}/sensitivity_summary.tsv"]
     return out
 
 

@@ -59,3 +59,74 @@ def test_pvalue_matrix_uses_adjusted_p():
 def test_missing_pvi_file_is_a_user_error(tmp_path):
     with pytest.raises(PvigroupError, match="file not found"):
         plots.plot_pvi_violin({"x": tmp_path / "x.parquet"}, tmp_path / "v.png")
+
+
+def _opens(path: Path) -> bool:
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    return path.stat().st_size > 0 and img.ndim == 3 and min(img.shape[:2]) > 100
+
+
+def _workflow_stats(tmp_path: Path) -> dict[str, Path]:
+    """pairs.tsv (with bootstrap and TOST columns) and sensitivity.tsv from small PVI files."""
+    import itertools
+
+    import numpy as np
+
+    from pvigroup import stats
+    from pvigroup.io import write_parquet
+
+    rng = np.random.default_rng(2)
+    files = {}
+    for task, mu, n in (("aa", 0.5, 300), ("bb", 0.55, 500), ("cc", 1.0, 120)):
+        df = pd.DataFrame({"id": [f"{task}:{i}" for i in range(n)], "task": task,
+                           "pvi": rng.normal(mu, 1.0, n)})
+        files[task] = tmp_path / "pvi" / f"{task}.parquet"
+        write_parquet(df, files[task], {"task": task})
+    jsons = []
+    for a, b in itertools.combinations(sorted(files), 2):
+        out = tmp_path / "pairs" / f"{a}__{b}.json"
+        stats.run_test([files[a], files[b]], out, method="student", model="m", tost_margin=0.25,
+                       bootstrap_resamples=200, bootstrap_seed=1)
+        jsons.append(out)
+    stats.collect_tests(jsons, tmp_path / "pairs.tsv")
+    stats.run_sensitivity(list(files.values()), tmp_path / "sens.tsv", tmp_path / "sum.tsv",
+                          sizes=[20, 60], model="m")
+    return {"pairs": tmp_path / "pairs.tsv", "sensitivity": tmp_path / "sens.tsv"}
+
+
+def test_forest_and_sensitivity_figures(tmp_path):
+    files = _workflow_stats(tmp_path)
+    prov = {"config_sha256": "0123456789abcdef", "pvigroup": "0.0"}
+    for sub in ("a", "b"):
+        plots.plot_pvi_forest(files["pairs"], tmp_path / sub / "forest.png", margin=0.25,
+                              alpha=0.01, model="m", names={"aa": "AA"}, provenance=prov)
+        plots.plot_sensitivity(files["sensitivity"], tmp_path / sub / "sens.png", alpha=0.01,
+                               model="m", names={"aa": "AA"}, provenance=prov)
+    for name in ("forest", "sens"):
+        png = tmp_path / "a" / f"{name}.png"
+        assert _is_png(png) and _opens(png), name
+        assert png.read_bytes() == (tmp_path / "b" / f"{name}.png").read_bytes()
+    # without the bootstrap and TOST columns (stats.bootstrap.resamples 0, significance test)
+    pairs = pd.read_csv(files["pairs"], sep="\t").drop(
+        columns=["mean_diff_boot_lo", "mean_diff_boot_hi", "tost_pvalue", "tost_margin",
+                 "tost_variance"])
+    pairs.to_csv(tmp_path / "plain.tsv", sep="\t", index=False)
+    plots.plot_pvi_forest(tmp_path / "plain.tsv", tmp_path / "plain.png", margin=0.1, alpha=0.05)
+    assert _opens(tmp_path / "plain.png")
+
+
+def test_forest_and_sensitivity_edge_cases(tmp_path):
+    (tmp_path / "pairs.tsv").write_text("group\ttasks\tsize\ttest\tstatistic\tpvalue\tdf\n")
+    plots.plot_pvi_forest(tmp_path / "pairs.tsv", tmp_path / "f.png", margin=0.25, alpha=0.01)
+    (tmp_path / "sens.tsv").write_text("model\tn_per_task\tgroup\ttasks\tsize\ttest\tstatistic"
+                                       "\tpvalue\taccepted\tselected\n")
+    plots.plot_sensitivity(tmp_path / "sens.tsv", tmp_path / "s.png", alpha=0.01)
+    assert _opens(tmp_path / "f.png") and _opens(tmp_path / "s.png")
+    # the fixture's pairs.tsv predates the effect columns: the user is told which are missing
+    with pytest.raises(PvigroupError, match=r"pairs\.tsv: missing column\(s\) mean_diff"):
+        plots.plot_pvi_forest(FIXTURE / "stats/roberta/pairs.tsv", tmp_path / "x.png",
+                              margin=0.25, alpha=0.01)
+    with pytest.raises(ValueError, match="margin"):
+        plots.plot_pvi_forest(tmp_path / "pairs.tsv", tmp_path / "y.png", margin=0, alpha=0.01)

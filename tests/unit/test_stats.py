@@ -344,3 +344,145 @@ def test_collect_tests_with_correction(tmp_path):
         stats.collect_tests([jsons[0], tri], tmp_path / "mixed.tsv")
     with pytest.raises(ValueError, match="fdr_bh"):
         stats.collect_tests(jsons, tmp_path / "p.tsv", correction="fdr")
+
+
+# ------------------------------------------------------------------- workflow-level outputs
+def test_run_test_pair_bootstrap_is_seeded_per_pair(tmp_path):
+    files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
+
+    def pair(out, *, boot_seed=7, method="student", tasks=("a", "b")):
+        return stats.run_test([files[t] for t in tasks], tmp_path / out, method=method,
+                              model="m", bootstrap_resamples=400, bootstrap_seed=boot_seed)
+
+    first = pair("ab1.json")
+    ci = first["effect"]["mean_diff_boot_ci"]
+    stream = stats.pair_bootstrap_seed(7, "a__b")
+    ref = stats.bootstrap_diff_ci(A, B, 400, stream)
+    assert ci == [ref.low, ref.high]
+    assert first["options"]["bootstrap"] == {"resamples": 400, "seed": 7, "stream_seed": stream,
+                                             "level": 0.95, "method": "percentile"}
+    lo, hi = first["effect"]["mean_diff_ci"]
+    assert ci[0] == pytest.approx(lo, abs=0.15) and ci[1] == pytest.approx(hi, abs=0.15)
+    # another task's pairs do not move this pair's interval; the base seed does
+    pair("ac.json", tasks=("a", "c"))
+    pair("bc.json", tasks=("b", "c"))
+    assert pair("ab2.json")["effect"] == first["effect"]
+    assert pair("ab3.json", boot_seed=8)["effect"]["mean_diff_boot_ci"] != ci
+    assert stats.pair_bootstrap_seed(7, "a__c") != stream
+    # paired: the interval is of the subsamples the test used, around the same difference
+    paired = pair("abp.json", method="paired")
+    plo, phi = paired["effect"]["mean_diff_boot_ci"]
+    assert plo < paired["effect"]["mean_diff"] < phi
+    # no resamples: no interval
+    none = stats.run_test([files["a"], files["b"]], tmp_path / "ab0.json", method="student",
+                          model="m")
+    assert "mean_diff_boot_ci" not in none["effect"] and "bootstrap" not in none["options"]
+
+
+def test_collect_tests_bootstrap_columns(tmp_path):
+    files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
+    ab = tmp_path / "pairs" / "a__b.json"
+    d = stats.run_test([files["a"], files["b"]], ab, method="welch", model="m",
+                       bootstrap_resamples=300, bootstrap_seed=3)
+    ac = tmp_path / "pairs" / "a__c.json"
+    stats.run_test([files["a"], files["c"]], ac, method="welch", model="m")
+    tab = stats.collect_tests([ab, ac], tmp_path / "pairs.tsv")
+    i = list(stats.TEST_COLUMNS).index("mean_diff_hi")
+    assert list(stats.TEST_COLUMNS)[i + 1 : i + 3] == ["mean_diff_boot_lo", "mean_diff_boot_hi"]
+    assert tab.loc[0, "mean_diff_boot_lo"] == d["effect"]["mean_diff_boot_ci"][0]
+    assert tab.loc[0, "mean_diff_boot_hi"] == d["effect"]["mean_diff_boot_ci"][1]
+    assert math.isnan(tab.loc[1, "mean_diff_boot_lo"])  # tested without resamples
+    tri = tmp_path / "triples" / "a__b__c.json"
+    out = stats.run_test(list(files.values()), tri, method="anova", model="m",
+                         bootstrap_resamples=300, bootstrap_seed=3)
+    assert "mean_diff_boot_ci" not in out["effect"]
+    t3 = stats.collect_tests([tri], tmp_path / "triples.tsv")
+    assert t3[["mean_diff_boot_lo", "mean_diff_boot_hi"]].isna().all(axis=None)
+
+
+def test_run_vinfo_writes_one_row_per_task(tmp_path):
+    files = [_pvi(tmp_path, "b", B), _pvi(tmp_path, "a", A)]
+    tab = stats.run_vinfo(files, tmp_path / "vinfo.tsv", resamples=300, seed=9, model="m")
+    back = read_tsv(tmp_path / "vinfo.tsv")
+    assert list(back.columns) == ["task", "model", "n", "mean_pvi", "sd_pvi", "ci_low",
+                                  "ci_high", "level", "resamples", "seed"]
+    assert list(back["task"]) == ["a", "b"] and set(back["model"]) == {"m"}
+    assert back.loc[0, "n"] == A.size and back.loc[0, "mean_pvi"] == pytest.approx(A.mean())
+    ref = stats.vinfo_summary({"a": A, "b": B}, 300, seed=9)
+    assert np.allclose(tab[["ci_low", "ci_high"]], ref[["ci_low", "ci_high"]])
+    more = stats.run_vinfo([*files, _pvi(tmp_path, "c", C)], tmp_path / "v3.tsv", resamples=300,
+                           seed=9, model="m")
+    pd.testing.assert_frame_equal(more.iloc[:2], tab)
+    with pytest.raises(PvigroupError, match=r"a\.parquet: task 'a' given twice"):
+        stats.run_vinfo([files[1], files[1]], tmp_path / "x.tsv", resamples=10, seed=1)
+
+
+def test_run_sensitivity_table_and_summary(tmp_path):
+    rng = np.random.default_rng(3)
+    values = {"x": rng.normal(0.0, 1, 900), "y": rng.normal(0.3, 1, 700),
+              "z": rng.normal(3.0, 1, 800)}
+    files = [_pvi(tmp_path, t, v) for t, v in values.items()]
+    tab = stats.run_sensitivity(files, tmp_path / "sens.tsv", tmp_path / "sum.tsv",
+                                sizes=[20, 5000], alpha=0.01, seed=4, model="m")
+    back = read_tsv(tmp_path / "sens.tsv")
+    assert list(back.columns) == ["model", *stats.SENSITIVITY_COLUMNS]
+    assert sorted(set(back["n_per_task"])) == [20, 700]
+    pd.testing.assert_frame_equal(
+        tab.drop(columns="model"), stats.sensitivity(values, [20, 5000], alpha=0.01, seed=4))
+    summary = read_tsv(tmp_path / "sum.tsv")
+    assert list(summary.columns) == ["model", *stats.SUMMARY_COLUMNS]
+    big = summary.set_index("n_per_task").loc[700]
+    small = summary.set_index("n_per_task").loc[20]
+    # 0.3 bits apart: told apart at n = 700, not at n = 20
+    assert big["pairs_tested"] == 3 and big["triples_tested"] == 1
+    assert big["pairs_accepted"] == 0 and big["n_selected"] == 0
+    assert pd.isna(big["selected_groups"])  # empty cell: no group selected
+    assert small["pairs_accepted"] >= 1 and "x__y" in small["selected_groups"].split(";")
+    assert bool(big["same_as_largest"]) and not bool(small["same_as_largest"])
+    with pytest.raises(PvigroupError, match=r"sens1\.tsv: .*at least 2 tasks"):
+        stats.run_sensitivity(files[:1], tmp_path / "sens1.tsv", tmp_path / "s1.tsv", sizes=[10])
+
+
+def test_sensitivity_follows_tost_and_correction():
+    rng = np.random.default_rng(5)
+    pvi = {"p": rng.normal(0.5, 1, 4000), "q": rng.normal(0.52, 1, 4000),
+           "r": rng.normal(0.4, 1, 60)}
+    tab = stats.sensitivity(pvi, [50], alpha=0.05, test="tost", tost_margin=0.25,
+                            correction="holm", seed=1)
+    assert list(tab.columns) == [*stats.SENSITIVITY_COLUMNS, "tost_pvalue", "pvalue_adj"]
+    full = tab[tab["n_per_task"] == 60].set_index("group")
+    # TOST at n = 60 cannot show equivalence within 0.25 bits (SE of the difference ~0.18)
+    assert not full["accepted"].any() and not full["selected"].any()
+    for _, part in tab.groupby("n_per_task"):
+        pairs = part[part["size"] == 2]
+        assert np.allclose(pairs["pvalue_adj"], multipletests(pairs["pvalue"], method="holm")[1])
+        tri = part[part["size"] == 3].iloc[0]
+        assert tri["tost_pvalue"] == pairs["tost_pvalue"].max()
+        assert (part["accepted"] == (part["tost_pvalue"] < 0.05)).all()
+    big = stats.sensitivity({"p": pvi["p"], "q": pvi["q"]}, [], alpha=0.05, test="tost",
+                            tost_margin=0.25)
+    assert big.loc[0, "accepted"] and big.loc[0, "selected"]  # n = 4000: equivalent
+    with pytest.raises(ValueError, match="tost_margin"):
+        stats.sensitivity(pvi, [50], test="tost")
+
+
+def test_sensitivity_summary_by_hand():
+    table = pd.DataFrame(
+        {
+            "n_per_task": [10, 10, 10, 10, 50, 50, 50, 50],
+            "group": ["a__b", "a__c", "b__c", "a__b__c"] * 2,
+            "size": [2, 2, 2, 3] * 2,
+            "accepted": [True, True, False, True, True, False, False, False],
+            "selected": [False, False, False, True, True, False, False, False],
+        }
+    )
+    s = stats.sensitivity_summary(table)
+    assert list(s.columns) == list(stats.SUMMARY_COLUMNS)
+    assert s.to_dict("records") == [
+        {"n_per_task": 10, "pairs_tested": 3, "pairs_accepted": 2, "triples_tested": 1,
+         "triples_accepted": 1, "n_selected": 1, "selected_groups": "a__b__c",
+         "same_as_largest": False},
+        {"n_per_task": 50, "pairs_tested": 3, "pairs_accepted": 1, "triples_tested": 1,
+         "triples_accepted": 0, "n_selected": 1, "selected_groups": "a__b",
+         "same_as_largest": True},
+    ]

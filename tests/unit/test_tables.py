@@ -57,8 +57,9 @@ def test_plan_follows_configured_stages(config):
     assert plans[12].inputs == {"comparison": ["R/baselines/taskemb/clin/comparison.tsv"]}
 
     off = copy.deepcopy(config)
-    off["train"] = {}
-    off["llm"] = {"enabled": False}
+    # as the validated config has them: train switched off, llm with its defaults but no model
+    off["train"] = {"enabled": False, "seeds": [42]}
+    off["llm"] = {"models": {}, "shots_per_class": 1}
     off["baselines"] = {}
     off["tables"] = {"skip": [9]}
     inputs = tb.table_inputs(off, "R")
@@ -253,3 +254,70 @@ def test_comparison_inputs(config):
     assert tb.comparison_settings(config)["tables"] == [
         f"{n:02d}" for n in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15)]
     assert "R/plots/roberta/stl_mtl.png" in tb.report_plots(config, "R")
+
+
+def _tests_with_effects(tmp_path):
+    """pairs.tsv / triples.tsv in the collect_tests layout, written by the stats functions."""
+    import itertools
+
+    import numpy as np
+
+    from pvigroup import stats
+    from pvigroup.io import write_parquet
+
+    rng = np.random.default_rng(8)
+    files = {}
+    for task, mu in (("boolq", 0.50), ("cb", 0.52), ("rte", 0.55)):
+        files[task] = tmp_path / "pvi" / f"{task}.parquet"
+        write_parquet(pd.DataFrame({"id": [f"{task}:{i}" for i in range(80)], "task": task,
+                                    "pvi": rng.normal(mu, 1.0, 80)}), files[task])
+    pairs = []
+    for a, b in itertools.combinations(sorted(files), 2):
+        pairs.append(tmp_path / f"{a}__{b}.json")
+        stats.run_test([files[a], files[b]], pairs[-1], method="student", model="m",
+                       bootstrap_resamples=100)
+    stats.run_test(list(files.values()), tmp_path / "tri.json", method="anova", model="m")
+    stats.collect_tests(pairs, tmp_path / "pairs.tsv")
+    stats.collect_tests([tmp_path / "tri.json"], tmp_path / "triples.tsv")
+    return tmp_path / "pairs.tsv", tmp_path / "triples.tsv"
+
+
+def test_table1_and_2_effect_sizes(tmp_path):
+    pairs_tsv, triples_tsv = _tests_with_effects(tmp_path)
+    pairs, triples = pd.read_csv(pairs_tsv, sep="\t"), pd.read_csv(triples_tsv, sep="\t")
+    base = {"kind": "group_tests", "alpha": 0.01, "names": {"cb": "CB"}, "decimals": 3,
+            "models": ["m"], "family": None}
+    prov = {"config_sha256": "x", "models": {"m": "p"}, "seeds": {}, "pvigroup": "0"}
+    t1 = tb.build_table(1, {"tests": {"m": pairs}}, {**base, "size": 2}, prov)
+    assert t1.header[:4] == ["Task group", "Model", "t-statistic", "p-value"]  # the paper's
+    assert t1.header[4:] == ["Mean diff. (bits) [95% CI]", "Hedges' g"]
+    assert list(t1.data.columns[-6:]) == [*tb.PAIR_EFFECT_COLUMNS, "mean_diff_boot_lo",
+                                          "mean_diff_boot_hi"]
+    r = pairs.set_index("group").loc["boolq__cb"]
+    row = t1.rows[list(t1.data["group"]).index("boolq__cb")]
+    assert row[0] == "boolq + CB"
+    assert row[4] == f"{r.mean_diff:.3f} [{r.mean_diff_lo:.3f}, {r.mean_diff_hi:.3f}]"
+    assert row[5] == f"{r.hedges_g:.3f}"
+    assert "Hedges' g" in t1.caption
+    t2 = tb.build_table(2, {"tests": {"m": triples}}, {**base, "size": 3}, prov)
+    assert t2.header[4:] == ["η²", "ω²"]
+    assert t2.rows[0][4:] == [f"{triples.eta2[0]:.3f}", f"{triples.omega2[0]:.3f}"]
+    assert list(t2.data.columns[-2:]) == tb.GROUP_EFFECT_COLUMNS
+    md = tb.render_markdown(t2)
+    assert "| η² | ω² |" in md
+    # files written before the effect columns existed: the cells show "-"
+    old = pairs[["group", "tasks", "size", "test", "statistic", "pvalue", "df"]]
+    t_old = tb.build_table(1, {"tests": {"m": old}}, {**base, "size": 2}, prov)
+    assert t_old.rows[0][4:] == ["-", "-"]
+    assert t_old.data["mean_diff"].isna().all()
+    assert tb.fmt_diff_ci(0.1, math.nan, 0.2) == "0.100" and tb.fmt_diff_ci(None, 0, 1) == "-"
+
+
+def test_report_plots_include_forest_and_sensitivity(config):
+    plots = tb.report_plots(config, "R")
+    for m in ("roberta", "clin", "bert"):
+        assert f"R/plots/{m}/pvi_forest.png" in plots
+        assert f"R/plots/{m}/sensitivity.png" in plots
+    one = copy.deepcopy(config)
+    one["models"] = {"solo": {"pretrained": "x", "tasks": ["cb"]}}
+    assert not any("forest" in p or "sensitivity" in p for p in tb.report_plots(one, "R"))

@@ -41,7 +41,13 @@ def test_targets_count_pairs_and_triples():
     assert len(wf.triple_ids(cfg, "m")) == 4
     cfg["stats"]["max_group_size"] = 4
     assert len(wf.triple_ids(cfg, "m")) == 5  # 4 triples + 1 quadruple
-    assert wf.stats_targets(cfg) == ["results/stats/m/pairs.tsv", "results/stats/m/triples.tsv"]
+    assert wf.stats_targets(cfg) == [
+        "results/stats/m/pairs.tsv",
+        "results/stats/m/triples.tsv",
+        "results/stats/m/vinfo.tsv",
+        "results/stats/m/sensitivity.tsv",
+        "results/stats/m/sensitivity_summary.tsv",
+    ]
 
 
 def test_model_task_subset_and_manual_groups():

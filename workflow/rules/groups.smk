@@ -12,6 +12,8 @@ checkpoint select_groups:
         alpha=config["stats"]["alpha"],
         rule=config["grouping"]["tie_break"],
         test=config["grouping"]["test"],
+        size_priority=config["grouping"]["size_priority"],
+        dissimilar_sizes=config["grouping"]["dissimilar_sizes"],
     log:
         "logs/groups/{model}/select_groups.log",
     conda:

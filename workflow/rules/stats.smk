@@ -1,4 +1,8 @@
-# Tests of difference between the PVI distributions of every pair and every triple of tasks.
+# Tests of difference between the PVI distributions of every pair and every triple of tasks,
+# each task's V-information with its bootstrap CI, and the sample-size sensitivity of the grouping.
+
+
+include: "stats_inputs.smk"
 
 
 rule pair_test:
@@ -11,6 +15,8 @@ rule pair_test:
         seed=config["stats"]["seed"],
         tost_margin=TOST_MARGIN,
         tost_variance=config["grouping"]["tost_variance"],
+        bootstrap_resamples=config["stats"]["bootstrap"]["resamples"],
+        bootstrap_seed=config["stats"]["bootstrap"]["seed"],
     log:
         "logs/stats/{model}/pairs/{pair}.log",
     conda:
@@ -29,6 +35,8 @@ use rule pair_test as triple_test with:
         seed=config["stats"]["seed"],
         tost_margin=TOST_MARGIN,
         tost_variance=config["grouping"]["tost_variance"],
+        bootstrap_resamples=config["stats"]["bootstrap"]["resamples"],
+        bootstrap_seed=config["stats"]["bootstrap"]["seed"],
     log:
         "logs/stats/{model}/triples/{triple}.log",
 
@@ -48,3 +56,48 @@ rule collect_tests:
         "../../envs/stats.yaml"
     script:
         "../scripts/collect_tests.py"
+
+
+rule vinfo:
+    input:
+        stats_model_pvi_files,
+    output:
+        "results/stats/{model}/vinfo.tsv",
+    params:
+        resamples=config["stats"]["bootstrap"]["resamples"],
+        seed=config["stats"]["bootstrap"]["seed"],
+    log:
+        "logs/stats/{model}/vinfo.log",
+    localrule: True
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/vinfo.py"
+
+
+rule sensitivity:
+    input:
+        stats_model_pvi_files,
+    output:
+        table="results/stats/{model}/sensitivity.tsv",
+        summary="results/stats/{model}/sensitivity_summary.tsv",
+    params:
+        sizes=config["stats"]["sensitivity_sizes"],
+        alpha=config["stats"]["alpha"],
+        method=config["stats"]["pair_test"],
+        group_method=config["stats"]["group_test"],
+        seed=config["stats"]["seed"],
+        max_group_size=config["stats"]["max_group_size"],
+        correction=config["stats"]["correction"],
+        rule=config["grouping"]["tie_break"],
+        size_priority=config["grouping"]["size_priority"],
+        test=config["grouping"]["test"],
+        tost_margin=TOST_MARGIN,
+        tost_variance=config["grouping"]["tost_variance"],
+    log:
+        "logs/stats/{model}/sensitivity.log",
+    localrule: True
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/sensitivity.py"

@@ -117,6 +117,55 @@ rule plot_pair_pvalues:
         "../scripts/plot_pair_pvalues.py"
 
 
+rule plot_pvi_forest:
+    input:
+        "results/stats/{model}/pairs.tsv",
+    output:
+        report(
+            "results/plots/{model}/pvi_forest.png",
+            caption="../report/pvi_forest.rst",
+            category="Grouping",
+            labels={"model": "{model}", "figure": "PVI difference forest plot"},
+        ),
+    params:
+        margin=config["grouping"]["tost_margin"],
+        alpha=config["stats"]["alpha"],
+        test=config["grouping"]["test"],
+        resamples=config["stats"]["bootstrap"]["resamples"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_pvi_forest.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_pvi_forest.py"
+
+
+rule plot_sensitivity:
+    input:
+        "results/stats/{model}/sensitivity.tsv",
+    output:
+        report(
+            "results/plots/{model}/sensitivity.png",
+            caption="../report/sensitivity.rst",
+            category="Grouping",
+            labels={"model": "{model}", "figure": "grouping vs sample size"},
+        ),
+    params:
+        alpha=config["stats"]["alpha"],
+        test=config["grouping"]["test"],
+        sizes=config["stats"]["sensitivity_sizes"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_sensitivity.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_sensitivity.py"
+
+
 rule plot_groups:
     input:
         "results/groups/{model}/similar.tsv",

@@ -16,6 +16,8 @@ localrules:
     make_table_comparison,
     plot_pvi_violin,
     plot_pair_pvalues,
+    plot_pvi_forest,
+    plot_sensitivity,
     plot_groups,
     plot_stl_mtl,
     plot_label_distributions,

@@ -10,5 +10,7 @@ run_script(
     model=snakemake.wildcards.model,
     tost_margin=snakemake.params.tost_margin,
     tost_variance=snakemake.params.tost_variance,
+    bootstrap_resamples=snakemake.params.bootstrap_resamples,
+    bootstrap_seed=snakemake.params.bootstrap_seed,
     log_path=snakemake.log[0],
 )

@@ -10,5 +10,7 @@ run_script(
     alpha=snakemake.params.alpha,
     rule=snakemake.params.rule,
     test=snakemake.params.test,
+    size_priority=snakemake.params.size_priority,
+    dissimilar_sizes=snakemake.params.dissimilar_sizes,
     log_path=snakemake.log[0],
 )

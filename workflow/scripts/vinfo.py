@@ -1,0 +1,12 @@
+from pvigroup.io import run_script
+from pvigroup.stats import run_vinfo
+
+run_script(
+    run_vinfo,
+    list(snakemake.input),
+    snakemake.output[0],
+    resamples=snakemake.params.resamples,
+    seed=snakemake.params.seed,
+    model=snakemake.wildcards.model,
+    log_path=snakemake.log[0],
+)
