@@ -53,6 +53,7 @@ STAGES: dict[str, str] = {
     "prompt_llm": "llm",
     "taskemb_embed": "taskemb",
     "surrogate_run": "surrogate",
+    "tag_affinity": "tag",
 }
 
 
@@ -303,6 +304,16 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
                                      epochs=t["epochs"], batch_size=t["batch_size"],
                                      max_length=t["max_length"], runs=len(sg["seeds"]))
                 add("surrogate_run", 1, startup + run)
+        if "tag" in _enabled(config):
+            # one MTL run over all the model's (capped) rows; the lookahead records come on top
+            tg = config["baselines"]["tag"]
+            cap = tg["max_train_rows"]
+            t_rows = sum(min(sizes[t]["train"], cap or sizes[t]["train"]) for t in tasks)
+            t_dev = sum(sizes[t]["dev"] for t in tasks)
+            t = tg["train"]
+            run = _train_seconds(cost, gpu=gpu, n_train=t_rows, n_eval=t_dev, epochs=t["epochs"],
+                                 batch_size=t["batch_size"], max_length=t["max_length"])
+            add("tag_affinity", 1, startup + run)
     counts["train_mtl"] = mtl_bound
 
     from pvigroup.llm.spec import llm_jobs, needs_gpu
@@ -337,7 +348,7 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
     rules = []
     for rule, stage in STAGES.items():
         is_gpu = rule in ("finetune_gprime", "finetune_null", "compute_pvi", "train_stl",
-                          "train_mtl", "taskemb_embed", "surrogate_run") or (
+                          "train_mtl", "taskemb_embed", "surrogate_run", "tag_affinity") or (
             rule == "prompt_llm" and llm_on_gpu)
         rules.append(RuleCost(rule=rule, stage=stage, jobs=counts[rule],
                               exact=rule != "train_mtl", gpu=is_gpu,

@@ -301,6 +301,8 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
                          {**settings, "source": spec.source})
 
     # baseline comparison
+    if not stage_configured(config, "train"):
+        return _skip(n, "the train stage is off (train.enabled: false): no baseline groups trained")
     if spec.method not in baseline_methods(config):
         return _skip(n, f"the {spec.method} baseline is not configured (baselines section)")
     return TablePlan(

@@ -35,7 +35,7 @@ from pvigroup.workflow import NAME_RE, SEP, group_id
 log = logging.getLogger(__name__)
 
 GROUP_COLUMNS = ("group", "tasks", "size", "source", "test", "statistic", "pvalue", "score")
-SOURCES = ("pvi-similar", "pvi-dissimilar", "manual", "taskemb", "surrogate")
+SOURCES = ("pvi-similar", "pvi-dissimilar", "manual", "taskemb", "surrogate", "tag")
 EPOCH_SEARCH = ("select", "runs")
 SAMPLERS = ("proportional", "temperature", "uniform")
 SUMMARY_COLUMNS = ("kind", "source", "group", "task", "seed", "accuracy", "macro_f1")
@@ -45,7 +45,8 @@ COMPARISON_COLUMNS = ("source", "group", "task", "n_seeds", "seeds",
                       "stl_acc_mean", "mtl_acc_mean", "acc_diff", "acc_diff_ci", "acc_pvalue",
                       "stl_f1_mean", "mtl_f1_mean", "f1_diff", "f1_diff_ci", "f1_pvalue")
 # train: keys that are not hyper-parameters of one job (they choose which jobs exist)
-_NOT_JOB_KEYS = ("seeds", "sources", "ci_level", "loss_weights")
+# (``enabled`` switches the whole stage on or off)
+_NOT_JOB_KEYS = ("enabled", "seeds", "sources", "ci_level", "loss_weights")
 
 
 # --------------------------------------------------------------------------- settings
@@ -60,7 +61,8 @@ class TrainSettings:
         set by ``epoch_search``.
     epoch_search
         ``"select"``: one run of ``max(epochs)`` epochs per grid point, keeping the epoch with the
-        best dev score among ``epochs`` (cheap; the LR schedule spans ``max(epochs)``).
+        best dev score among the values of ``epochs`` only (grid {5..10}: epochs 1-4 are never
+        kept; cheap; the LR schedule spans ``max(epochs)``).
         ``"runs"``: one run per value of ``epochs``, each keeping its last epoch (the literal
         grid; each run has its own LR schedule).
     batch_size, grad_accum, warmup_ratio, weight_decay
@@ -120,10 +122,11 @@ def job_settings(train_cfg: Mapping[str, Any], tasks: Sequence[str],
                  overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The slice of the ``train:`` section one job needs, as a plain dict for ``params:``.
 
-    Drops the keys that choose which jobs exist (``seeds``, ``sources``, ``ci_level``) and keeps
-    only the group's own ``loss_weights``, so that adding a task or a seed changes no other job's
-    params (params are a rerun trigger). For one task (STL), the task's ``overrides`` (``epochs``,
-    ``lr``, ``max_length``, ``batch_size``) replace the corresponding grid axis or setting.
+    Drops the keys that choose which jobs exist (``enabled``, ``seeds``, ``sources``,
+    ``ci_level``) and keeps only the group's own ``loss_weights``, so that adding a task or a seed
+    changes no other job's params (params are a rerun trigger). For one task (STL), the task's
+    ``overrides`` (``epochs``, ``lr``, ``max_length``, ``batch_size``) replace the corresponding
+    grid axis or setting.
 
     Parameters
     ----------
@@ -154,28 +157,39 @@ class GridPoint:
     """One training run of the grid.
 
     ``epochs`` is the run's length; ``select`` says whether the engine keeps the epoch with the
-    best dev score (any of 1..epochs) or the last epoch.
+    best dev score among ``allowed_epochs`` (the grid's epoch values) or the last epoch.
     """
 
     lr: float
     max_length: int
     epochs: int
     select: bool
+    allowed_epochs: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.allowed_epochs:  # the last epoch, or (select) any epoch of the run
+            allowed = range(1, self.epochs + 1) if self.select else (self.epochs,)
+            object.__setattr__(self, "allowed_epochs", tuple(allowed))
+        bad = [e for e in self.allowed_epochs if not 1 <= e <= self.epochs]
+        if bad or (not self.select and self.allowed_epochs != (self.epochs,)):
+            raise PvigroupError(f"grid point: epochs {list(self.allowed_epochs)} cannot be kept "
+                                f"from a run of {self.epochs} epochs")
 
 
 def grid_points(settings: TrainSettings) -> list[GridPoint]:
     """The runs the grid asks for, in a fixed order (lr, then max_length, then epochs).
 
     With ``epoch_search="select"`` there is one run of ``max(epochs)`` epochs per
-    (lr, max_length), keeping its best dev epoch; with ``"runs"`` one run per grid epoch value,
-    keeping its last epoch.
+    (lr, max_length), keeping its best dev epoch among the grid's epoch values (grid [5, 6, 7]:
+    a run of 7 epochs that may keep epoch 5, 6 or 7, never 1-4); with ``"runs"`` one run per grid
+    epoch value, keeping its last epoch.
     """
-    epochs = sorted(set(settings.epochs))
+    epochs = tuple(sorted(set(settings.epochs)))
     out = []
     for lr, max_length in itertools.product(sorted(set(settings.lr)),
                                             sorted(set(settings.max_length))):
         if settings.epoch_search == "select":
-            out.append(GridPoint(lr, max_length, epochs[-1], True))
+            out.append(GridPoint(lr, max_length, epochs[-1], True, epochs))
         else:
             out.extend(GridPoint(lr, max_length, e, False) for e in epochs)
     return out
@@ -390,19 +404,24 @@ def _engine_params(settings: TrainSettings, point: GridPoint, seed: int, tasks: 
         warmup_ratio=float(settings.warmup_ratio), weight_decay=float(settings.weight_decay),
         seed=int(seed), sampler=settings.sampler, temperature=float(settings.temperature),
         loss_weights=weights, select_on_dev=point.select,
+        select_epochs=tuple(int(e) for e in point.allowed_epochs) if point.select else None,
     )
     params.check()
     return params
 
 
-def _run_dev_score(result) -> tuple[int, float | None]:
-    """(kept epoch, its mean dev macro-F1) of one engine run.
+def _run_dev_score(result, point: GridPoint) -> tuple[int, float | None]:
+    """(kept epoch, its mean dev macro-F1) of one engine run of ``point``.
 
-    With ``select_on_dev`` the engine keeps its best dev epoch, otherwise the last one; either
-    way ``best_epoch``/``dev_score`` describe the weights it saved.
+    With ``select_on_dev`` the engine keeps its best dev epoch among ``point.allowed_epochs``,
+    otherwise the last one; either way ``best_epoch``/``dev_score`` describe the weights it
+    saved. Raises ``PvigroupError`` if the engine kept an epoch the grid does not allow.
     """
-    score = result.dev_score
-    return int(result.best_epoch), None if score is None else float(score)
+    epoch, score = int(result.best_epoch), result.dev_score
+    if epoch not in point.allowed_epochs:
+        raise PvigroupError(f"{result.out_dir}: the engine kept epoch {epoch}, not one of the "
+                            f"grid's epochs {list(point.allowed_epochs)}")
+    return epoch, None if score is None else float(score)
 
 
 def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, seed: int,
@@ -428,7 +447,8 @@ def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, 
     -------
     (GridPoint, list of dict)
         The selected point (``epochs`` = the epoch kept) and one record per run:
-        ``lr, max_length, epochs`` (run length), ``epoch`` (kept), ``dev_score``, ``history``.
+        ``lr, max_length, epochs`` (run length), ``allowed_epochs`` (those it could keep),
+        ``epoch`` (kept), ``dev_score``, ``history``.
     """
     from pvigroup.engine import train
 
@@ -445,11 +465,13 @@ def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, 
         run_dir = scratch / f"run{i}"
         log.info("grid point %d: lr=%g max_length=%d epochs=%d (%s) for %s, seed %d", i,
                  point.lr, point.max_length, point.epochs,
-                 "best dev epoch" if point.select else "last epoch", ", ".join(names), seed)
+                 f"best dev epoch of {list(point.allowed_epochs)}" if point.select
+                 else "last epoch", ", ".join(names), seed)
         result = train(pretrained, list(tasks), params, run_dir, options=options)
-        epoch, score = _run_dev_score(result)
+        epoch, score = _run_dev_score(result, point)
         records.append({"lr": point.lr, "max_length": point.max_length, "epochs": point.epochs,
-                        "epoch": epoch, "dev_score": score, "history": result.history})
+                        "allowed_epochs": list(point.allowed_epochs), "epoch": epoch,
+                        "dev_score": score, "history": result.history})
         log.info("grid point %d: dev score %s at epoch %d", i, score, epoch)
         j = select_best([r["dev_score"] for r in records])
         if j == i:  # new best: keep this model, drop the previous best
@@ -556,6 +578,8 @@ def train_group(task_jsons: Sequence[str | Path], out_metrics: str | Path,
     metrics = {
         "kind": kind, "group": group, "tasks": names, "model": model, "seed": int(seed),
         "selected": {"epochs": chosen.epochs, "lr": chosen.lr, "max_length": chosen.max_length},
+        "epoch_selection": {"search": settings.epoch_search,
+                            "allowed": sorted(set(settings.epochs)), "selected": chosen.epochs},
         "grid": records, "dev_score": float(dev_score), "test": test_metrics,
         "settings": {**asdict(settings), "loss_weights": dict(settings.loss_weights)},
         "pretrained": pretrained, "pvigroup": __version__,

@@ -20,6 +20,7 @@ def demo_with_everything(tmp_path):
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["baselines"]["surrogate"]["enabled"] = True
     cfg["baselines"]["surrogate"]["n_subsets"] = 5
+    cfg["baselines"]["tag"] = {"enabled": True}
     cfg["train"]["seeds"] = [1, 2, 3]
     cfg["grouping"] = {**cfg.get("grouping", {}), "manual": [["polarity", "spam"]]}
     path = tmp_path / "everything.yaml"

@@ -231,6 +231,24 @@ def test_select_on_dev_keeps_the_best_epoch(tiny_bert, tmp_path):
     assert m["accuracy"] == pytest.approx(res.history[res.best_epoch - 1]["dev"]["t"]["accuracy"])
 
 
+def test_select_epochs_limits_which_epoch_may_be_kept():
+    from pvigroup.engine.loop import is_new_best
+
+    free = TrainParams(epochs=4, select_on_dev=True)
+    grid = TrainParams(epochs=4, select_on_dev=True, select_epochs=(3, 4))
+    assert is_new_best(0.9, None, 1, free)
+    assert not is_new_best(0.9, None, 1, grid) and not is_new_best(0.9, 0.1, 2, grid)
+    assert is_new_best(0.2, None, 3, grid) and is_new_best(0.3, 0.2, 4, grid)
+    assert not is_new_best(0.2, 0.2, 4, grid)  # ties keep the earlier epoch
+    assert not is_new_best(None, None, 3, grid) and not is_new_best(float("nan"), None, 3, grid)
+    assert grid.as_dict()["select_epochs"] == [3, 4]
+    for bad in ((), (0,), (5,), (2, 7)):
+        with pytest.raises(PvigroupError, match=r"select_epochs must be .* in 1\.\.4"):
+            TrainParams(epochs=4, select_on_dev=True, select_epochs=bad).check()
+    with pytest.raises(PvigroupError, match="select_epochs needs select_on_dev"):
+        TrainParams(epochs=4, select_epochs=(4,)).check()
+
+
 def test_checkpoint_of_another_run_is_ignored(tiny_bert, tmp_path):
     task = make_task("t", 20, 2, seed=8)
     params = TrainParams(epochs=2, batch_size=8, lr=1e-3, max_length=32)

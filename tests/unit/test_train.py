@@ -148,6 +148,17 @@ def test_grid_points_select_and_runs():
     runs = tr.grid_points(tr.TrainSettings(epochs=(5, 6), lr=(1e-5,), max_length=(128,),
                                            epoch_search="runs"))
     assert [(p.epochs, p.select) for p in runs] == [(5, False), (6, False)]
+    # select keeps only the grid's epoch values; runs keep their last epoch
+    assert {p.allowed_epochs for p in pts} == {(5, 6, 10)}
+    assert [p.allowed_epochs for p in runs] == [(5,), (6,)]
+
+
+def test_grid_point_rejects_epochs_outside_the_run():
+    assert tr.GridPoint(1e-5, 128, 3, True).allowed_epochs == (1, 2, 3)
+    with pytest.raises(PvigroupError, match=r"epochs \[4\] cannot be kept from a run of 3"):
+        tr.GridPoint(1e-5, 128, 3, True, (4,))
+    with pytest.raises(PvigroupError, match="cannot be kept"):
+        tr.GridPoint(1e-5, 128, 3, False, (2,))
 
 
 def test_settings_from_params_and_errors():
@@ -179,6 +190,8 @@ def test_job_settings_hold_only_the_jobs_slice():
     assert "loss_weights" not in stl
     assert cfg["grid"]["lr"] == [1e-5]  # the config is not modified
     tr.TrainSettings.from_params(stl)
+    # switching the stage on or off is not a job setting (and no rerun trigger)
+    assert tr.job_settings({**cfg, "enabled": True}, ["a"]) == tr.job_settings(cfg, ["a"])
 
 
 # --------------------------------------------------------------------------- groups, targets

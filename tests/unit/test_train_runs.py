@@ -140,6 +140,50 @@ def test_epoch_runs_mode_trains_each_epoch_count(tmp_path, tiny_bert, data):
     assert m["selected"]["epochs"] in (1, 2)
 
 
+@pytest.mark.parametrize(("scripted", "kept"), [((0.9, 0.5, 0.6), 3), ((0.9, 0.7, 0.6), 2)])
+def test_select_keeps_only_grid_epochs(tmp_path, tiny_bert, data, monkeypatch, scripted, kept):
+    # the real loop and read-out, with the dev score of each epoch scripted: epoch 1 is the best,
+    # but the grid's epochs are [2, 3], so the run of 3 epochs must keep 2 or 3
+    from pvigroup.engine import evaluate, loop
+
+    real_entry = loop._epoch_entry
+
+    def entry(*args, **kwargs):
+        out = real_entry(*args, **kwargs)
+        return {**out, "dev_score": scripted[out["epoch"] - 1]}
+
+    monkeypatch.setattr(loop, "_epoch_entry", entry)
+    out = tmp_path / "select"
+    m = tr.train_stl(data["a"], out / "metrics.json", out / "predictions.parquet",
+                     out / "model", task="a", model="tiny", seed=42, pretrained=tiny_bert,
+                     train=settings(grid={"epochs": [3, 2], "lr": [1e-3], "max_length": [16]}),
+                     engine=ENGINE)
+    (run,) = m["grid"]
+    assert run["epochs"] == 3 and [h["dev_score"] for h in run["history"]] == list(scripted)
+    assert run["allowed_epochs"] == [2, 3] and run["epoch"] == kept
+    assert m["selected"]["epochs"] == kept and m["dev_score"] == scripted[kept - 1]
+    assert m["epoch_selection"] == {"search": "select", "allowed": [2, 3], "selected": kept}
+    assert read_json(out / "metrics.json")["epoch_selection"] == m["epoch_selection"]
+    # the saved weights are those of the kept epoch (its real dev accuracy is reproduced)
+    meta = read_json(out / "model" / "meta.json")
+    assert meta["best_epoch"] == kept and meta["params"]["select_epochs"] == [2, 3]
+    dev = pd.read_parquet(data["a"].parent / "dev.parquet")
+    again = evaluate(out / "model", "a", dev, options=tr_options())
+    assert again["accuracy"] == pytest.approx(run["history"][kept - 1]["dev"]["a"]["accuracy"])
+    # the same scores with epoch 1 in the grid keep epoch 1: the restriction made the difference
+    m1 = tr.train_stl(data["a"], out / "m1.json", out / "p1.parquet", out / "model1",
+                      task="a", model="tiny", seed=42, pretrained=tiny_bert,
+                      train=settings(grid={"epochs": [1, 3], "lr": [1e-3], "max_length": [16]}),
+                      engine=ENGINE)
+    assert m1["selected"]["epochs"] == 1 and m1["epoch_selection"]["allowed"] == [1, 3]
+
+
+def tr_options():
+    from pvigroup.config import engine_options
+
+    return engine_options(ENGINE)
+
+
 def test_bad_jobs_are_rejected(tmp_path, tiny_bert, data):
     out = tmp_path / "bad"
     kw = {"model": "tiny", "seed": 1, "pretrained": tiny_bert, "train": settings(),

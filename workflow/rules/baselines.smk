@@ -1,6 +1,7 @@
 # Baseline groupings (Tables 11-14), see docs/baselines.md.
 #   TaskEmb:   one taskemb_embed job per task -> taskemb_similarity -> baseline_groups
 #   surrogate: one surrogate_run job per sampled subset -> surrogate_fit -> baseline_groups
+#   TAG:       one tag_affinity job per model (one MTL run over all its tasks) -> baseline_groups
 # baseline_groups is a checkpoint: train.smk reads its groups.tsv to schedule the MTL runs of
 # the methods listed in train.sources. baselines_compare / baselines_beat_stl read the
 # collected training table.
@@ -102,6 +103,33 @@ rule surrogate_fit:
         "../scripts/surrogate_fit.py"
 
 
+rule tag_affinity:
+    input:
+        unpack(tag_input),
+    output:
+        affinity="results/baselines/tag/{model}/affinity.tsv",
+        symmetric="results/baselines/tag/{model}/symmetric.tsv",
+        meta="results/baselines/tag/{model}/affinity.json",
+    log:
+        "logs/baselines/tag/{model}/tag_affinity.log",
+    benchmark:
+        "benchmarks/baselines/tag/{model}/tag_affinity.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
+    # they use two cores each instead of one
+    threads: 2
+    resources:
+        gpu=1,
+        runtime=120,
+    params:
+        settings=bl.tag_settings(config) if "tag" in BASELINE_METHODS else {},
+        pretrained=model_pretrained,
+        engine=config["engine"],
+    script:
+        "../scripts/tag_affinity.py"
+
+
 checkpoint baseline_groups:
     input:
         baseline_matrix,
@@ -112,7 +140,7 @@ checkpoint baseline_groups:
     benchmark:
         "benchmarks/baselines/{method}/{model}/baseline_groups.tsv"
     wildcard_constraints:
-        method="taskemb|surrogate",
+        method="|".join(bl.METHODS),
     conda:
         "../../envs/stats.yaml"
     params:
@@ -131,7 +159,7 @@ rule baselines_compare:
     benchmark:
         "benchmarks/baselines/{method}/{model}/baselines_compare.tsv"
     wildcard_constraints:
-        method="taskemb|surrogate",
+        method="|".join(bl.METHODS),
     conda:
         "../../envs/stats.yaml"
     script:

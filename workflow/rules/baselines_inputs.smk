@@ -59,6 +59,15 @@ def surrogate_runs(wildcards):
     ]
 
 
+def tag_input(wildcards):
+    """Train and dev splits and task.json of every task of the model (one TAG run over all)."""
+    tasks = wf.model_tasks(config, wildcards.model)
+    return {
+        split: [f"results/data/{t}/{split}.parquet" for t in tasks]
+        for split in ("train", "dev")
+    } | {"info": [f"results/data/{t}/task.json" for t in tasks]}
+
+
 def baseline_matrix(wildcards):
     return bl.matrix_file(wildcards.method, wildcards.model)
 

@@ -7,6 +7,14 @@
 include: "train_inputs.smk"
 
 
+# `snakemake train`: STL, MTL and the collected tables of every model, without the LLM, baseline
+# and table stages (the PVI stage and the grouping run first, as the MTL groups need them).
+rule train:
+    input:
+        train_targets,
+    localrule: True
+
+
 rule train_stl:
     input:
         train="results/data/{task}/train.parquet",

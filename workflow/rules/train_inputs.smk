@@ -69,7 +69,9 @@ def collect_train_input(wildcards):
 
 def train_targets(wildcards):
     """The collected tables, and the STL runs (known before the checkpoint, so they can start
-    while the statistics run)."""
+    while the statistics run); none with train.enabled: false."""
+    if not config["train"]["enabled"]:
+        return []
     seeds = config["train"]["seeds"]
     return [
         f"results/train/{m}/{name}.tsv"

@@ -4,8 +4,10 @@
   embeddings and their cosine similarity.
 - :mod:`pvigroup.baselines.surrogate`: surrogate models (Li et al., 2023a), linear regression of
   short MTL runs' dev scores on sampled subsets' membership.
-- :mod:`pvigroup.baselines.grouping`: one greedy, disjoint, deterministic rule that turns either
-  matrix into a group file in the PVI groups' format.
+- :mod:`pvigroup.baselines.tag`: TAG inter-task affinity (Fifty et al., 2021), lookahead
+  updates during one short MTL run over all of a model's tasks (beyond the paper).
+- :mod:`pvigroup.baselines.grouping`: one greedy, disjoint, deterministic rule that turns any of
+  these matrices into a group file in the PVI groups' format.
 - :mod:`pvigroup.baselines.compare`: the baseline groups' MTL results next to ours, and how
   often each grouping beats STL.
 
@@ -20,8 +22,11 @@ from typing import Any
 
 from pvigroup.workflow import model_tasks
 
-METHODS = ("taskemb", "surrogate")
-MATRIX_FILE = {"taskemb": "similarity.tsv", "surrogate": "affinity.tsv"}
+METHODS = ("taskemb", "surrogate", "tag")
+#: The symmetric matrix each method's groups are formed from (TAG's directed Ẑ is affinity.tsv).
+MATRIX_FILE = {"taskemb": "similarity.tsv", "surrogate": "affinity.tsv", "tag": "symmetric.tsv"}
+#: The ``test`` column of a method's groups (surrogate: ``surrogate-<estimator>``).
+GROUP_TEST = {"taskemb": "cosine", "tag": "tag-lookahead"}
 
 
 def enabled_methods(config: Mapping[str, Any]) -> list[str]:
@@ -33,8 +38,11 @@ def enabled_methods(config: Mapping[str, Any]) -> list[str]:
 
 
 def compared_methods(config: Mapping[str, Any]) -> list[str]:
-    """Enabled methods whose groups are trained (listed in ``train.sources``) and compared."""
+    """Enabled methods whose groups are trained (listed in ``train.sources``) and compared;
+    none when ``baselines.compare`` is false or the train stage is off (``train.enabled``)."""
     if not (config.get("baselines") or {}).get("compare", True):
+        return []
+    if not (config.get("train") or {}).get("enabled", True):
         return []
     sources = set((config.get("train") or {}).get("sources") or [])
     return [m for m in enabled_methods(config) if m in sources]
@@ -44,13 +52,16 @@ def baseline_targets(config: Mapping[str, Any], model: str) -> list[str]:
     """Every file the baselines produce for ``model`` (for ``rule all``).
 
     Per enabled method: ``groups.tsv`` and the matrix it came from (TaskEmb ``similarity.tsv``,
-    surrogate ``affinity.tsv``); per method whose groups are trained (``train.sources``):
+    surrogate ``affinity.tsv``, TAG ``symmetric.tsv``, with TAG's directed ``affinity.tsv``
+    beside it); per method whose groups are trained (``train.sources``):
     ``comparison.tsv``; and ``results/baselines/{model}/beat_stl.tsv`` when any is compared.
     """
     out = []
     for method in enabled_methods(config):
         root = f"results/baselines/{method}/{model}"
         out += [f"{root}/groups.tsv", f"{root}/{MATRIX_FILE[method]}"]
+        if method == "tag":
+            out.append(f"{root}/affinity.tsv")
     compared = compared_methods(config)
     out += [f"results/baselines/{m}/{model}/comparison.tsv" for m in compared]
     if compared:
@@ -84,7 +95,7 @@ def matrix_file(method: str, model: str) -> str:
 def group_settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     """The grouping slice of a method's section (the checkpoint's params)."""
     section = config["baselines"][method]
-    test = "cosine" if method == "taskemb" else f"surrogate-{section['estimator']}"
+    test = GROUP_TEST.get(method) or f"surrogate-{section['estimator']}"
     return {"test": test, "sizes": list(section["group_sizes"]),
             "size_priority": section["size_priority"], "max_groups": section["max_groups"],
             "min_score": section["min_score"]}
@@ -111,7 +122,17 @@ def surrogate_fit_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: section[k] for k in ("metric", "estimator", "ridge_alpha")}
 
 
+def tag_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """What the TAG job needs (not the grouping keys, so regrouping never re-trains)."""
+    section = config["baselines"]["tag"]
+    return {"hparams": dict(section["train"]), "lookahead_lr": section["lookahead_lr"],
+            "every": section["every"], "max_train_rows": section["max_train_rows"],
+            "seed": section["seed"]}
+
+
 __all__ = [
+    "GROUP_TEST",
+    "MATRIX_FILE",
     "METHODS",
     "baseline_targets",
     "compared_methods",
@@ -122,6 +143,7 @@ __all__ = [
     "surrogate_run_files",
     "surrogate_run_settings",
     "surrogate_subsets",
+    "tag_settings",
     "taskemb_embedding_files",
     "taskemb_settings",
 ]

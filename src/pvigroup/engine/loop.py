@@ -81,6 +81,17 @@ def check_tasks(tasks: list[TaskData], params: TrainParams, null_input: bool) ->
             raise PvigroupError(f"train params: loss_weights names unknown task {key!r}")
 
 
+def is_new_best(score: float | None, best: float | None, epoch: int, params: TrainParams) -> bool:
+    """Whether the 1-based ``epoch`` with dev ``score`` replaces the kept ``best`` epoch.
+
+    Only an epoch that ``params.select_epochs`` allows (any, when ``None``) and that has a score
+    can be kept; a later epoch must beat the kept score strictly (ties keep the earlier epoch).
+    """
+    if score is None or math.isnan(score) or not params.may_keep(epoch):
+        return False
+    return best is None or score > best
+
+
 def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """AdamW groups: decay on matrices, none on biases and LayerNorm weights (1-d tensors)."""
     decay, no_decay = [], []
@@ -405,7 +416,7 @@ def train(
                 score = entry["dev_score"]
                 if not params.select_on_dev:
                     prog.best_epoch, prog.best_score = epoch + 1, score
-                elif score is not None and (prog.best_score is None or score > prog.best_score):
+                elif is_new_best(score, prog.best_score, epoch + 1, params):
                     prog.best_epoch, prog.best_score = epoch + 1, score
                     best_state = {
                         k: v.detach().cpu().clone() for k, v in model.state_dict().items()
@@ -426,7 +437,13 @@ def train(
     # -- save
     if params.select_on_dev and best_state is not None:
         model.load_state_dict(best_state)
-    dev_score = prog.history[prog.best_epoch - 1]["dev_score"] if prog.history else None
+    elif params.select_on_dev and prog.history:
+        log.warning(
+            "%s: no selectable epoch (%s) has a dev score; keeping the last epoch",
+            out_dir, "any" if params.select_epochs is None else sorted(params.select_epochs),
+        )  # fmt: skip
+        prog.best_epoch = len(prog.history)
+    dev_score = prog.history[prog.best_epoch - 1]["dev_score"] if prog.best_epoch else None
     meta = {
         "tasks": {
             t.name: {"labels": list(t.labels), "n_train": len(t.train),

@@ -36,6 +36,10 @@ class TrainParams:
         Per-task loss weight (default 1).
     select_on_dev
         Keep the epoch with the best mean dev macro-F1 (else the last epoch).
+    select_epochs
+        With ``select_on_dev``, the (1-based) epochs that may be kept; ``None``: any of
+        ``1..epochs``. The dev score is still read out after every epoch, but an epoch outside
+        this set never replaces the kept weights (a grid of epochs {5..10} never keeps epoch 2).
     max_grad_norm
         Clip the global gradient norm to this value; 0 turns clipping off.
     """
@@ -52,6 +56,7 @@ class TrainParams:
     temperature: float = 2.0
     loss_weights: Mapping[str, float] | None = None
     select_on_dev: bool = False
+    select_epochs: tuple[int, ...] | None = None
     max_grad_norm: float = 0.0
 
     def check(self) -> None:
@@ -77,11 +82,27 @@ class TrainParams:
             )
         if not self.temperature > 0:
             raise PvigroupError(f"train params: temperature must be > 0, got {self.temperature!r}")
+        if self.select_epochs is not None:
+            if not self.select_on_dev:
+                raise PvigroupError("train params: select_epochs needs select_on_dev=True")
+            values = list(self.select_epochs)
+            bad = [e for e in values if not isinstance(e, int) or not 1 <= e <= self.epochs]
+            if not values or bad:
+                raise PvigroupError(
+                    f"train params: select_epochs must be a non-empty list of epochs in "
+                    f"1..{self.epochs} (epochs), got {values!r}"
+                )
+
+    def may_keep(self, epoch: int) -> bool:
+        """Whether the 1-based ``epoch`` may be kept as the best dev epoch."""
+        return self.select_epochs is None or epoch in self.select_epochs
 
     def as_dict(self) -> dict:
         """JSON-ready copy (``loss_weights`` as a plain dict)."""
         out = {k: getattr(self, k) for k in self.__dataclass_fields__}
         out["loss_weights"] = dict(self.loss_weights) if self.loss_weights else None
+        if self.select_epochs is not None:
+            out["select_epochs"] = sorted(set(self.select_epochs))
         return out
 
 
