@@ -49,6 +49,15 @@ def test_pvi_files_have_the_documented_schema(tiny_run):
         assert meta["null_model"] == "finetune"
 
 
+def test_gprime_is_kept_for_taskemb_and_null_model_is_temporary(tiny_run):
+    # TaskEmb (on by default, source gprime) reads g' after the PVI stage: a temporary g' would
+    # be retrained, and the PVI stage rerun, by the next full run
+    for task in ("clean-a", "clean-b", "noisy"):
+        root = tiny_run / "results" / "pvi" / "minilm" / task
+        assert (root / "gprime").is_dir(), task
+        assert not (root / "null").exists(), task
+
+
 def test_null_model_ignores_the_input(tiny_run):
     # g sees only the empty input: log2 g[∅](y) depends on the gold label alone
     df = pd.read_parquet(tiny_run / "results" / "pvi" / "minilm" / "clean-a.parquet")

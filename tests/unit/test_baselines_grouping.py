@@ -142,3 +142,22 @@ def test_beat_stl_summary(tmp_path):
     with pytest.raises(PvigroupError, match="missing column"):
         write_tsv(_aggregate().drop(columns="f1_ci"), tmp_path / "bad.tsv")
         compare.beat_stl(tmp_path / "bad.tsv", tmp_path / "x.tsv")
+
+
+def test_reads_gprime_and_compared_methods_follow_the_config():
+    from pvigroup import baselines as bl
+
+    cfg = {"baselines": {"enabled": True, "compare": True,
+                         "taskemb": {"enabled": True, "source": "gprime"},
+                         "surrogate": {"enabled": True}},
+           "train": {"enabled": True, "sources": ["pvi-similar", "taskemb"]}}
+    assert bl.reads_gprime(cfg)
+    assert bl.compared_methods(cfg) == ["taskemb"]
+    cfg["baselines"]["taskemb"]["source"] = "base"
+    assert not bl.reads_gprime(cfg)
+    cfg["baselines"]["taskemb"] = {"enabled": False, "source": "gprime"}
+    assert not bl.reads_gprime(cfg)
+    # no training, nothing to compare
+    cfg["baselines"]["taskemb"]["enabled"] = True
+    cfg["train"]["enabled"] = False
+    assert bl.compared_methods(cfg) == []

@@ -45,9 +45,9 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-def model_dir(path):
-    """Fine-tuned model directories are temporary unless keep_models is set."""
-    return directory(path) if config["keep_models"] else temp(directory(path))
+def model_dir(path, keep=False):
+    """Fine-tuned model directories are temporary unless keep_models (or ``keep``) is set."""
+    return directory(path) if config["keep_models"] or keep else temp(directory(path))
 
 
 def task_cfg(wildcards):

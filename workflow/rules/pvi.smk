@@ -1,4 +1,5 @@
 # PVI: g' on (x, y), the null model g on (∅, y), and one PVI row per held-out instance.
+from pvigroup import baselines as bl
 
 
 rule finetune_gprime:
@@ -7,7 +8,9 @@ rule finetune_gprime:
         dev="results/data/{task}/dev.parquet",
         info="results/data/{task}/task.json",
     output:
-        model_dir("results/pvi/{model}/{task}/gprime"),
+        # kept when TaskEmb reads it: a temporary g' would be deleted after the PVI stage
+        # (`snakemake groups`) and retrained - and the PVI rerun - by a later full run
+        model_dir("results/pvi/{model}/{task}/gprime", keep=bl.reads_gprime(config)),
     params:
         pretrained=model_pretrained,
         hparams=pvi_hparams,

@@ -37,6 +37,16 @@ def enabled_methods(config: Mapping[str, Any]) -> list[str]:
     return [m for m in METHODS if (section.get(m) or {}).get("enabled", m == "taskemb")]
 
 
+def reads_gprime(config: Mapping[str, Any]) -> bool:
+    """Whether a baseline reads the PVI stage's g' models (TaskEmb with ``source: gprime``).
+
+    The workflow then keeps them: a temporary g' deleted after the PVI stage would be retrained,
+    and the PVI stage rerun, by a later run that asks for the TaskEmb embeddings.
+    """
+    return "taskemb" in enabled_methods(config) and (
+        config["baselines"]["taskemb"].get("source", "gprime") == "gprime")
+
+
 def compared_methods(config: Mapping[str, Any]) -> list[str]:
     """Enabled methods whose groups are trained (listed in ``train.sources``) and compared;
     none when ``baselines.compare`` is false or the train stage is off (``train.enabled``)."""
@@ -139,6 +149,7 @@ __all__ = [
     "enabled_methods",
     "group_settings",
     "matrix_file",
+    "reads_gprime",
     "surrogate_fit_settings",
     "surrogate_run_files",
     "surrogate_run_settings",
