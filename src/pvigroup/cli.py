@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     est = sub.add_parser("estimate", help="jobs and device-hours per stage, before a run")
     est.add_argument("--configfile", default=None,
                      help="config file (default: config/config.yaml, the demo)")
-    est.add_argument("--device", choices=("gpu", "cpu"), default="gpu",
-                     help="price training with GPU (default) or CPU step times")
+    est.add_argument("--device", choices=("gpu", "cpu"), default=None,
+                     help="price training with GPU or CPU step times (default: cpu when the "
+                          "config sets engine.device: cpu, else gpu)")
     est.add_argument("--data-dir", default="results/data",
                      help="prepared tasks (their task.json gives the real split sizes)")
     est.add_argument("--csv", default=None, help="also write one row per rule to this csv")
@@ -30,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         from pvigroup.estimate import estimate, load_config
 
         config = load_config(args.configfile)
-        result = estimate(config, device=args.device, data_dir=args.data_dir)
+        device = args.device or ("cpu" if config["engine"]["device"] == "cpu" else "gpu")
+        result = estimate(config, device=device, data_dir=args.data_dir)
     except PvigroupError as err:
         print(f"pvigroup: {err}", file=sys.stderr)
         return 1

@@ -138,7 +138,8 @@ class CostEstimate:
             if not s["jobs"]:
                 continue
             bound = "" if s["exact"] else " (upper bound: groups are known after the statistics)"
-            lines.append(f"stage {s['stage']:<10} {int(s['gpu_jobs']):>5} GPU jobs "
+            kind = "GPU jobs" if self.device == "gpu" else "model jobs"
+            lines.append(f"stage {s['stage']:<10} {int(s['gpu_jobs']):>5} {kind} "
                          f"{s['hours']:>9.2f} {unit}{bound}")
         exact = sum(r.hours for r in self.rules if r.gpu and r.exact)
         lines.append(f"total: {exact:.1f} {unit} before MTL, at most {self.gpu_hours:.1f} {unit} "

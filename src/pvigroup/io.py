@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -38,14 +39,35 @@ def log_to(path: str | Path | None) -> None:
     )
 
 
+def limit_threads(threads: int | None) -> None:
+    """Cap torch and BLAS CPU threads at ``threads`` (nothing when None or < 1).
+
+    Sets ``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for libraries not loaded yet and calls
+    ``torch.set_num_threads`` when torch is loaded already. An explicit ``engine.threads`` is
+    applied later by the engine and wins.
+    """
+    if not threads or int(threads) < 1:
+        return
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(int(threads))
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(int(threads))
+
+
 def run_script(func: Callable[..., Any], /, *args: Any, log_path: str | None = None, **kwargs: Any) -> Any:
     """Run one package function for a workflow script.
 
     A ``PvigroupError`` becomes one clear line on the real stderr (shown by Snakemake) and in the
     log, and exit status 1; any other exception propagates with its traceback (a bug).
+
+    The job's thread count (``snakemake.threads`` of the calling script) caps the CPU threads of
+    torch and the BLAS libraries, so jobs running side by side on a workstation do not each take
+    every core (Snakemake sets ``OMP_NUM_THREADS`` for shell commands, not for scripts).
     """
     real_stderr = sys.stderr
     log_to(log_path)
+    limit_threads(getattr(getattr(sys.modules.get("__main__"), "snakemake", None), "threads", None))
     try:
         return func(*args, **kwargs)
     except PvigroupError as err:

@@ -255,6 +255,23 @@ def llm_runtime_min(*, n_prompts: int, attempt: int = 1, res: Mapping[str, Any] 
     return _round_up(max(minutes, res["min_runtime"]), res["runtime_step"])
 
 
+def gpu_job(config: Mapping[str, Any]) -> dict[str, int]:
+    """``{"gpu", "threads"}`` of the rules that train or read out a model.
+
+    On GPUs (``engine.device`` auto or cuda) each job asks for one GPU and two cores (tokenising,
+    data loading); the workstation profile's ``gpu=1`` then runs them one at a time. With
+    ``engine.device: cpu`` they ask for no GPU and one core each, so a CPU-only machine runs as
+    many side by side as ``--cores`` allows (two one-thread jobs on two cores finish sooner than
+    one two-thread job after another: start-up, tokenising and saving are single-threaded).
+    ``engine.threads`` > 0 sets the cores per job in both cases.
+    """
+    engine = config.get("engine") or {}
+    threads = int(engine.get("threads") or 0)
+    if engine.get("device", "auto") == "cpu":
+        return {"gpu": 0, "threads": threads or 1}
+    return {"gpu": 1, "threads": threads or 2}
+
+
 def cpu_rule(rule: str, attempt: int = 1) -> dict[str, int]:
     """``{"mem_mb", "runtime"}`` of a small CPU rule (see :data:`CPU_RULES`), scaled by attempt."""
     if rule not in CPU_RULES:

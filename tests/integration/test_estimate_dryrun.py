@@ -22,7 +22,7 @@ def demo_with_everything(tmp_path):
     cfg["baselines"]["surrogate"]["n_subsets"] = 5
     cfg["baselines"]["tag"] = {"enabled": True}
     cfg["train"]["seeds"] = [1, 2, 3]
-    cfg["grouping"] = {**cfg.get("grouping", {}), "manual": [["polarity", "spam"]]}
+    cfg["grouping"] = {**cfg.get("grouping", {}), "manual": [["polarity", "uncertainty"]]}
     path = tmp_path / "everything.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path

@@ -191,3 +191,11 @@ def test_cpu_rules():
         res.cpu_rule("nope")
     with pytest.raises(PvigroupError, match="no resource defaults"):
         res.cpu_rule_resources("nope")
+
+
+def test_gpu_job_follows_engine_device():
+    assert res.gpu_job({"engine": {"device": "auto", "threads": 0}}) == {"gpu": 1, "threads": 2}
+    assert res.gpu_job({"engine": {"device": "cuda", "threads": 4}}) == {"gpu": 1, "threads": 4}
+    # CPU-only: no GPU asked for, one core per job, so --cores runs them side by side
+    assert res.gpu_job({"engine": {"device": "cpu", "threads": 0}}) == {"gpu": 0, "threads": 1}
+    assert res.gpu_job({"engine": {"device": "cpu", "threads": 3}}) == {"gpu": 0, "threads": 3}

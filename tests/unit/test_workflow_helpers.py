@@ -113,3 +113,20 @@ def test_canonical_sorts_keys_recursively():
     a = wf.canonical({"b": 1, "a": {"y": [{"d": 1, "c": 2}], "x": 0}})
     assert list(a) == ["a", "b"] and list(a["a"]) == ["x", "y"]
     assert list(a["a"]["y"][0]) == ["c", "d"]
+
+
+def test_limit_threads_caps_torch_and_blas(monkeypatch):
+    import torch
+
+    from pvigroup.io import limit_threads
+
+    before = torch.get_num_threads()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    try:
+        limit_threads(1)
+        assert torch.get_num_threads() == 1
+        assert __import__("os").environ["OMP_NUM_THREADS"] == "1"
+        limit_threads(None)  # no job thread count: nothing changes
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

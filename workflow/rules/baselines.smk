@@ -22,11 +22,10 @@ rule taskemb_embed:
         "benchmarks/baselines/taskemb/{model}/{task}/taskemb_embed.tsv"
     conda:
         "../../envs/torch.yaml"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         runtime=60,
     params:
         settings=bl.taskemb_settings(config),
@@ -64,11 +63,10 @@ rule surrogate_run:
         subset=rf"(?:{wf.one_of(TASKS)})(?:__(?:{wf.one_of(TASKS)}))+",
     conda:
         "../../envs/torch.yaml"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         runtime=120,
     params:
         settings=bl.surrogate_run_settings(config),
@@ -116,11 +114,10 @@ rule tag_affinity:
         "benchmarks/baselines/tag/{model}/tag_affinity.tsv"
     conda:
         "../../envs/torch.yaml"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         runtime=120,
     params:
         settings=bl.tag_settings(config) if "tag" in BASELINE_METHODS else {},

@@ -33,6 +33,9 @@ MODELS = sorted(config["models"])
 PAIRS = sorted({p for m in MODELS for p in wf.pair_ids(config, m)})
 TRIPLES = sorted({g for m in MODELS for g in wf.triple_ids(config, m)})
 # equivalence tests run only when the grouping uses them (a param change reruns the tests)
+# what a model-training or read-out job asks for: one GPU and 2 cores, or on a CPU-only run
+# (engine.device: cpu) no GPU and 1 core, so such jobs run side by side
+GPU_JOB = res.gpu_job(config)
 TOST_MARGIN = config["grouping"]["tost_margin"] if config["grouping"]["test"] == "tost" else None
 
 

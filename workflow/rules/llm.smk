@@ -17,6 +17,8 @@ LLM_TASK_FLAGS = llm_mod.task_flags(config["tasks"])
 LLM_GPUS = {
     name: llm_mod.needs_gpu(spec) for name, spec in config["llm"]["models"].items()
 }
+# cores per prompt job: 2 beside a GPU, else engine.threads (default 1, so CPU jobs run side by side)
+LLM_THREADS = {name: 2 if gpus else (config["engine"]["threads"] or 1) for name, gpus in LLM_GPUS.items()}
 
 
 envvars:
@@ -54,7 +56,7 @@ rule prompt_llm:
         "benchmarks/llm/{llm}/{task}/prompt_llm.tsv"
     conda:
         "../../envs/llm.yaml"
-    threads: 2
+    threads: lookup(dpath="{llm}", within=LLM_THREADS)
     resources:
         gpu=lookup(dpath="{llm}", within=LLM_GPUS),
         runtime=120,

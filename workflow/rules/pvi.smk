@@ -18,11 +18,10 @@ rule finetune_gprime:
         "logs/pvi/{model}/{task}/finetune_gprime.log",
     benchmark:
         "benchmarks/pvi/{model}/{task}/finetune_gprime.tsv"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         **res.rule_resources("finetune", config),
     conda:
         "../../envs/torch.yaml"
@@ -72,11 +71,10 @@ rule compute_pvi:
         "logs/pvi/{model}/{task}/compute_pvi.log",
     benchmark:
         "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         **res.rule_resources("readout", config),
     conda:
         "../../envs/torch.yaml"

@@ -31,11 +31,10 @@ rule train_stl:
         "benchmarks/train/{model}/stl/{task}/seed{seed}/train_stl.tsv"
     conda:
         "../../envs/torch.yaml"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         **res.rule_resources("stl", config),
     params:
         train=train_stl_params,
@@ -59,11 +58,10 @@ rule train_mtl:
         group=rf"(?:{wf.one_of(TASKS)})(?:__(?:{wf.one_of(TASKS)}))+",
     conda:
         "../../envs/torch.yaml"
-    # GPU jobs run one at a time on a workstation (profiles/default): on a CPU-only machine
-    # they use two cores each instead of one
-    threads: 2
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
     resources:
-        gpu=1,
+        gpu=GPU_JOB["gpu"],
         **res.rule_resources("mtl", config),
     params:
         train=train_mtl_params,
