@@ -169,7 +169,8 @@ def split_sizes(config: Mapping[str, Any], data_dir: str | Path = "results/data"
         max_rows = {k: v for k, v in (config["tasks"][task].get("max_rows") or {}).items()
                     if k in ("train", "dev", "test") and v}
         if prepared.exists():
-            sizes[task], sources[task] = res.task_rows(task, config, data_dir), str(prepared)
+            sizes[task] = res.task_rows(task, config, data_dir)
+            sources[task] = f"the prepared {Path(data_dir) / '<task>' / 'task.json'}"
         elif task in paper:
             sizes[task] = {s: min(n, max_rows.get(s) or n) for s, n in paper[task].items()}
             sources[task] = "paper Table 9" + (" capped by max_rows" if max_rows else "")

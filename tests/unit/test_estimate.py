@@ -82,7 +82,7 @@ def test_prepared_sizes_and_paper_sizes_are_used(tmp_path):
     stl = {e: next(r for r in x.rules if r.rule == "train_stl").hours
            for e, x in (("small", small), ("big", big))}
     assert stl["big"] > stl["small"]
-    assert any(str(data / "t0" / "task.json") in a for a in big.assumptions)
+    assert any("prepared" in a and str(data) in a and "t0" in a for a in big.assumptions)
     # a paper task id without max_rows takes its size from Table 9 (cb: 200 train rows)
     cfg["tasks"]["cb"] = {**cfg["tasks"]["t1"]}
     del cfg["tasks"]["cb"]["max_rows"]
