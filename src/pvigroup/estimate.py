@@ -280,6 +280,21 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
                                     max_length=mt["max_length"], runs=mt["runs"])
         n_groups = n_sources * (n // 2)
         mtl_seconds = n_sources * per_source
+        cap = config["grouping"].get("max_dissimilar")
+        if "pvi-dissimilar" in sources and cap is not None and cap < n // 2:
+            # at most `cap` disjoint groups, each at most of the largest allowed size: bound
+            # them by the largest tasks instead of all rows
+            n_groups -= n // 2 - cap
+            mtl_seconds -= per_source
+            allowed = config["grouping"]["dissimilar_sizes"] or range(2, max_size + 1)
+            k = cap * max(s for s in allowed if s <= max_size)
+            big = sorted(tasks, key=lambda t: sizes[t]["train"], reverse=True)[:k]
+            if cap:
+                mtl_seconds += _train_seconds(
+                    cost, gpu=gpu, n_train=sum(sizes[t]["train"] for t in big),
+                    n_eval=sum(sizes[t]["dev"] + sizes[t]["test"] for t in big),
+                    epochs=mt["epochs"], batch_size=mt["batch_size"],
+                    max_length=mt["max_length"], runs=mt["runs"])
         if "manual" in sources:
             from pvigroup.workflow import manual_groups_for
 

@@ -137,6 +137,7 @@ def select_groups(
     test: str = "significance",
     size_priority: str = "larger",
     dissimilar_sizes: Iterable[int] | None = None,
+    max_dissimilar: int | None = None,
     where: str = "tests table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pick disjoint similar groups and disjoint dissimilar groups from a tests table.
@@ -164,6 +165,9 @@ def select_groups(
     dissimilar_sizes : iterable of int or None
         Group sizes eligible as dissimilar (None = every size in the table; ``(2,)`` = the
         paper's pair-only negative control).
+    max_dissimilar : int or None
+        Keep only the first ``max_dissimilar`` dissimilar groups (the most different; None =
+        every disjoint one). Each one costs MTL runs as a negative control.
     where : str
         Name of the table in error messages.
 
@@ -194,6 +198,10 @@ def select_groups(
         different = different[different["size"].astype(int).isin(set(dissimilar_sizes))]
     keys = [dissimilar_key(r, size_priority=size_priority) for _, r in different.iterrows()]
     dissimilar = different.loc[_greedy(different, keys)]
+    if max_dissimilar is not None:
+        if max_dissimilar < 0:
+            raise ValueError(f"max_dissimilar must be >= 0 or None, got {max_dissimilar!r}")
+        dissimilar = dissimilar.iloc[:max_dissimilar]
     log.info(
         "%d of %d groups accepted (%s, alpha=%g); %d similar and %d dissimilar groups selected",
         len(accepted),
@@ -220,6 +228,7 @@ def write_groups(
     test: str = "significance",
     size_priority: str = "larger",
     dissimilar_sizes: Iterable[int] | None = None,
+    max_dissimilar: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read the collected tests, run :func:`select_groups`, write ``similar.tsv`` and
     ``dissimilar.tsv`` (header only when empty). ``triples_tsv`` may be None (pairs only)."""
@@ -241,6 +250,7 @@ def write_groups(
         test=test,
         size_priority=size_priority,
         dissimilar_sizes=dissimilar_sizes,
+        max_dissimilar=max_dissimilar,
         where=" + ".join(map(str, paths)),
     )
     write_tsv(similar, similar_tsv)

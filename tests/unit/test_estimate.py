@@ -45,6 +45,20 @@ def test_job_counts_by_hand(tmp_path):
     assert not next(r for r in est.rules if r.rule == "train_mtl").exact
 
 
+def test_max_dissimilar_lowers_the_mtl_bound(tmp_path):
+    def mtl(est):
+        r = next(r for r in est.rules if r.rule == "train_mtl")
+        return r.jobs, r.hours
+
+    full = mtl(estimate(make_config(tmp_path, n_tasks=5)))
+    one = mtl(estimate(make_config(tmp_path, n_tasks=5,
+                                   grouping={"max_dissimilar": 1, "dissimilar_sizes": [2]})))
+    none = mtl(estimate(make_config(tmp_path, n_tasks=5, grouping={"max_dissimilar": 0})))
+    # similar: 2 groups; dissimilar: 2, 1 or 0 groups; two seeds each
+    assert (full[0], one[0], none[0]) == (8, 6, 4)
+    assert full[1] > one[1] > none[1]
+
+
 def test_hours_of_one_finetune_by_hand(tmp_path):
     est = estimate(make_config(tmp_path, n_tasks=2), device="gpu")
     gprime = next(r for r in est.rules if r.rule == "finetune_gprime")

@@ -114,6 +114,13 @@ def test_dissimilar_most_different_first_and_disjoint():
     assert groups_of(dis) == ["a__c", "b__d"]
     assert list(dis["source"]) == ["pvi-dissimilar"] * 2
     assert list(dis["score"]) == [0.0, 0.0]
+    # max_dissimilar keeps the most different ones only; similar groups are unaffected
+    sim_all, _ = groups.select_groups(t, dissimilar_sizes=(2,))
+    sim1, dis1 = groups.select_groups(t, dissimilar_sizes=(2,), max_dissimilar=1)
+    assert groups_of(dis1) == ["a__c"] and sim1.equals(sim_all)
+    assert groups.select_groups(t, max_dissimilar=0)[1].empty
+    with pytest.raises(ValueError, match="max_dissimilar"):
+        groups.select_groups(t, max_dissimilar=-1)
 
 
 def test_tost_acceptance():

@@ -161,6 +161,8 @@ def test_select_keeps_only_grid_epochs(tmp_path, tiny_bert, data, monkeypatch, s
     (run,) = m["grid"]
     assert run["epochs"] == 3 and [h["dev_score"] for h in run["history"]] == list(scripted)
     assert run["allowed_epochs"] == [2, 3] and run["epoch"] == kept
+    # epoch 1 cannot be kept: it is not read out on dev (no dev pass spent on it)
+    assert run["history"][0]["dev"] == {} and set(run["history"][1]["dev"]) == {"a"}
     assert m["selected"]["epochs"] == kept and m["dev_score"] == scripted[kept - 1]
     assert m["epoch_selection"] == {"search": "select", "allowed": [2, 3], "selected": kept}
     assert read_json(out / "metrics.json")["epoch_selection"] == m["epoch_selection"]

@@ -14,6 +14,7 @@ checkpoint select_groups:
         test=config["grouping"]["test"],
         size_priority=config["grouping"]["size_priority"],
         dissimilar_sizes=config["grouping"]["dissimilar_sizes"],
+        max_dissimilar=config["grouping"]["max_dissimilar"],
     log:
         "logs/groups/{model}/select_groups.log",
     conda:

@@ -12,5 +12,6 @@ run_script(
     test=snakemake.params.test,
     size_priority=snakemake.params.size_priority,
     dissimilar_sizes=snakemake.params.dissimilar_sizes,
+    max_dissimilar=snakemake.params.max_dissimilar,
     log_path=snakemake.log[0],
 )

@@ -410,7 +410,13 @@ def train(
                     bar.close()
                 prog.loss_sum += float(loss_dev)  # one host sync per epoch
                 prog.seconds += time.perf_counter() - t0
-                entry = _epoch_entry(model, names, tasks, dev_enc, options, epoch, prog)
+                # under select_on_dev, an epoch that may not be kept is not read out on dev
+                # (the paper's grid keeps epochs 5..10 only: epochs 1..4 cost no dev pass)
+                read_dev = not params.select_on_dev or params.may_keep(epoch + 1)
+                entry = _epoch_entry(
+                    model, names, tasks, dev_enc if read_dev else [None] * len(tasks),
+                    options, epoch, prog,
+                )  # fmt: skip
                 prog.history.append(entry)
                 _log_epoch(entry, params.epochs)
                 score = entry["dev_score"]
