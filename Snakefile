@@ -63,3 +63,9 @@ rule stats:
 rule groups:
     input:
         wf.group_targets(config),
+
+
+onsuccess:
+    # where the outputs are (only files this working directory has; nothing for a dry run)
+    for line in wf.outputs_summary(config):
+        print(line)

@@ -48,6 +48,14 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
                 raise PvigroupError(
                     f"{where}: models.{mname}.tasks names unknown task {t!r}; "
                     f"known tasks: {', '.join(sorted(tasks))}")
+    pvi_cfg = config.get("pvi") or {}
+    extra = pvi_cfg.get("variability_seeds") or []
+    for name in tasks if extra and "train" in pvi_cfg else ():
+        main = task_hparams(config, name, "pvi").get("seed")
+        if main in extra:
+            raise PvigroupError(
+                f"{where}: pvi.variability_seeds: {main} is already the main seed of task "
+                f"{name!r} (pvi.train.seed or its overrides); list only the extra seeds")
     for i, group in enumerate((config.get("grouping") or {}).get("manual") or []):
         for t in group:
             if t not in tasks:

@@ -46,6 +46,9 @@ STAGES: dict[str, str] = {
     "finetune_null": "pvi",
     "fit_empirical_prior": "pvi",
     "compute_pvi": "pvi",
+    "finetune_gprime_seed": "pvi-seeds",
+    "finetune_null_seed": "pvi-seeds",
+    "compute_pvi_seed": "pvi-seeds",
     "pair_test": "stats",
     "triple_test": "stats",
     "train_stl": "stl",
@@ -251,6 +254,12 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
                                      epochs=1, batch_size=hp["batch_size"],
                                      max_length=hp["max_length"])
             add("compute_pvi", 1, startup + readout)
+            n_rep = len(config["pvi"].get("variability_seeds") or [])
+            if n_rep:  # seed replicates: g' (and g) retrained and read out once per extra seed
+                add("finetune_gprime_seed", n_rep, n_rep * (startup + fit))
+                if config["pvi"]["null_model"] == "finetune":
+                    add("finetune_null_seed", n_rep, n_rep * (startup + null))
+                add("compute_pvi_seed", n_rep, n_rep * (startup + readout))
             st = _hp(config, "stl")
             stl = _train_seconds(cost, gpu=gpu, n_train=rows["train"],
                                  n_eval=rows["dev"] + rows["test"], epochs=st["epochs"],
@@ -365,6 +374,7 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
     rules = []
     for rule, stage in STAGES.items():
         is_gpu = rule in ("finetune_gprime", "finetune_null", "compute_pvi", "train_stl",
+                          "finetune_gprime_seed", "finetune_null_seed", "compute_pvi_seed",
                           "train_mtl", "taskemb_embed", "surrogate_run", "tag_affinity") or (
             rule == "prompt_llm" and llm_on_gpu)
         rules.append(RuleCost(rule=rule, stage=stage, jobs=counts[rule],

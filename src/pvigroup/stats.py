@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 import warnings
 import zlib
 from collections.abc import Mapping, Sequence
@@ -692,6 +693,72 @@ def vinfo_summary(
     )
 
 
+SEED_COLUMNS = ["n_seeds", "seeds", "seed_means", "seed_sd", "seed_ci_low", "seed_ci_high",
+                "combined_ci_low", "combined_ci_high"]
+
+
+def seed_variability(
+    replicates: Mapping[int, np.ndarray],
+    resamples: int = 2000,
+    seed: int = 42,
+    level: float = 0.95,
+    *,
+    name: str = "task",
+) -> dict[str, Any]:
+    """Spread of one task's V-information (mean PVI) over training seeds of g′ and g.
+
+    Parameters
+    ----------
+    replicates : mapping seed -> 1-d array
+        The task's PVI values from each training seed (the main run included).
+    resamples, seed, level
+        Bootstrap settings of the combined interval (0 resamples: NaN bounds).
+
+    Returns
+    -------
+    dict
+        ``n_seeds``; ``seeds`` and ``seed_means`` (comma-separated, by seed); ``seed_sd`` (sample
+        sd of the per-seed means, training noise alone); ``seed_ci_low/high``: t-interval of the
+        mean over seeds, mean ± t(1-(1-level)/2, S-1)·sd/√S (NaN for one seed);
+        ``combined_ci_low/high``: two-level percentile bootstrap covering training noise *and*
+        instance sampling: each resample draws S seeds with replacement, then each drawn seed's
+        instances with replacement, and averages the S means.
+    """
+    _check_boot(resamples, level)
+    if not replicates:
+        raise PvigroupError(f"{name}: no seed replicates")
+    seeds = sorted(int(k) for k in replicates)
+    xs = [_as_sample(replicates[k], f"{name} seed {k}") for k in seeds]
+    means = np.array([x.mean() for x in xs])
+    n_seeds = len(xs)
+    sd = float(means.std(ddof=1)) if n_seeds > 1 else math.nan
+    if n_seeds > 1:
+        half = float(sps.t.ppf(1 - (1 - level) / 2, n_seeds - 1)) * sd / math.sqrt(n_seeds)
+        lo, hi = float(means.mean() - half), float(means.mean() + half)
+    else:
+        lo = hi = math.nan
+    if resamples:
+        rng = np.random.default_rng(_stable_seed(int(seed), name, "seeds"))
+        picks = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+        total = np.zeros(resamples)
+        for j in range(n_seeds):  # draw position j: a fresh instance resample of every seed
+            boot = np.stack([_boot_means(x, resamples, rng) for x in xs])  # (S, resamples)
+            total += boot[picks[:, j], np.arange(resamples)]
+        c_lo, c_hi = _percentile(total / n_seeds, level)
+    else:
+        c_lo = c_hi = math.nan
+    return {
+        "n_seeds": n_seeds,
+        "seeds": ",".join(map(str, seeds)),
+        "seed_means": ",".join(f"{m:.6g}" for m in means),
+        "seed_sd": sd,
+        "seed_ci_low": lo,
+        "seed_ci_high": hi,
+        "combined_ci_low": c_lo,
+        "combined_ci_high": c_hi,
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Sensitivity to sample size
 # --------------------------------------------------------------------------------------------
@@ -1197,6 +1264,14 @@ def collect_tests(
     return table
 
 
+def _replicate_seed(path: Path) -> int:
+    """The training seed of a replicate file ``.../seed{seed}/{task}.parquet``."""
+    m = re.fullmatch(r"seed(\d+)", path.parent.name)
+    if m is None:
+        raise PvigroupError(f"{path}: a seed replicate must lie in a folder named seed<N>")
+    return int(m.group(1))
+
+
 def run_vinfo(
     pvi_files: Sequence[str | Path],
     out_tsv: str | Path,
@@ -1204,6 +1279,8 @@ def run_vinfo(
     resamples: int = 2000,
     seed: int = 42,
     model: str = "",
+    replicate_files: Sequence[str | Path] = (),
+    main_seeds: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """Write ``vinfo.tsv``: each task's V-information estimate with its bootstrap CI.
 
@@ -1218,17 +1295,41 @@ def run_vinfo(
         (:func:`vinfo_summary`).
     model : str
         Model key, written in the ``model`` column.
+    replicate_files : sequence of paths
+        ``results/pvi/{model}/seed{s}/{task}.parquet`` of ``pvi.variability_seeds``; when given,
+        the :func:`seed_variability` columns are added (the main run counts as one seed).
+    main_seeds : mapping task -> int
+        The main run's training seed of each task (needed with ``replicate_files``).
 
     Returns
     -------
     DataFrame
-        ``task, model, n, mean_pvi, sd_pvi, ci_low, ci_high, level, resamples, seed``, one row
-        per task, sorted by task.
+        ``task, model, n, mean_pvi, sd_pvi, ci_low, ci_high, level, resamples, seed`` (+
+        :data:`SEED_COLUMNS` with replicates), one row per task, sorted by task. ``ci_*`` covers
+        instance sampling only; ``combined_ci_*`` also training noise.
     """
     loaded = _load_pvi(pvi_files)
     table = vinfo_summary({t: x for t, (_, x) in loaded.items()}, int(resamples), int(seed))
     table.insert(1, "model", model)
     table["seed"] = int(seed)
+    if replicate_files:
+        reps: dict[str, dict[int, np.ndarray]] = {}
+        for f in map(Path, replicate_files):
+            task, x = read_pvi(f)
+            if task not in loaded:
+                raise PvigroupError(f"{f}: seed replicate of {task!r}, which has no main PVI file")
+            reps.setdefault(task, {})[_replicate_seed(f)] = x
+        rows = []
+        for task in table["task"]:
+            main = (main_seeds or {}).get(task)
+            if main is None:
+                raise PvigroupError(f"vinfo: no main training seed given for task {task!r}")
+            runs = reps.get(task, {})
+            if main in runs:
+                raise PvigroupError(f"{loaded[task][0]}: seed {main} given as main run and replicate")
+            runs = {**runs, int(main): loaded[task][1]}
+            rows.append(seed_variability(runs, int(resamples), int(seed), name=task))
+        table = pd.concat([table, pd.DataFrame(rows, columns=SEED_COLUMNS)], axis=1)
     write_tsv(table, out_tsv)
     for r in table.itertuples():
         log.info(
@@ -1239,6 +1340,9 @@ def run_vinfo(
             r.ci_high,
             r.n,
         )
+        if replicate_files:
+            log.info("%s: over %d training seeds (%s) sd %.4f; with training noise [%.4f, %.4f]",
+                     r.task, r.n_seeds, r.seeds, r.seed_sd, r.combined_ci_low, r.combined_ci_high)
     return table
 
 

@@ -125,3 +125,43 @@ def export_source_path(src: str | Path) -> None:
     current = os.environ.get("PYTHONPATH", "")
     if src not in current.split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, current) if p)
+
+
+def _group_list(tsv: Path) -> str:
+    """The group ids of a group file, joined for display ('none' when empty)."""
+    lines = tsv.read_text().splitlines()[1:]
+    ids = [line.split("\t", 1)[0].replace("__", "+") for line in lines if line.strip()]
+    return ", ".join(ids) if ids else "none"
+
+
+def outputs_summary(config, workdir: str | Path = ".") -> list[str]:
+    """Lines saying where a finished run's main outputs are (printed when Snakemake succeeds).
+
+    Only files that exist are named, so a partial target (``snakemake groups``) lists what it
+    made; the groups are read from the group files themselves.
+    """
+    root = Path(workdir)
+    lines = []
+    for model in config.get("models") or {}:
+        res = Path("results")
+        named = [
+            (res / "pvi" / model, "per-instance PVI, one parquet file per task"),
+            (res / "stats" / model / "pairs.tsv", "pair tests"),
+            (res / "stats" / model / "triples.tsv", "triple tests"),
+            (res / "stats" / model / "vinfo.tsv", "V-information per task with CIs"),
+            (res / "train" / model / "aggregate.tsv", "STL and MTL, mean and 95 % CI over seeds"),
+        ]
+        for path, what in named:
+            if (root / path).exists():
+                lines.append(f"  {path}: {what}")
+        for kind in ("similar", "dissimilar"):
+            path = res / "groups" / model / f"{kind}.tsv"
+            if (root / path).exists():
+                lines.append(f"  {path}: {kind} groups: {_group_list(root / path)}")
+    index = Path("results") / "tables" / "index.md"
+    if (root / index).exists():
+        lines.append(f"  {index}: the paper's tables written by this run (csv, md, tex)")
+    if not lines:
+        return []
+    return ["pvigroup: outputs", *lines,
+            "  report: snakemake --report results/report.html (after a full run)"]

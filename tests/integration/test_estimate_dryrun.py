@@ -16,12 +16,13 @@ pytestmark = pytest.mark.slow
 
 def demo_with_everything(tmp_path):
     """The demo config with the surrogate baseline on, a hand-listed group and a second seed
-    count, so every stage of the estimate has jobs."""
+    count and two PVI seed replicates, so every stage of the estimate has jobs."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     cfg["baselines"]["surrogate"]["enabled"] = True
     cfg["baselines"]["surrogate"]["n_subsets"] = 5
     cfg["baselines"]["tag"] = {"enabled": True}
     cfg["train"]["seeds"] = [1, 2, 3]
+    cfg["pvi"]["variability_seeds"] = [7, 8]
     cfg["grouping"] = {**cfg.get("grouping", {}), "manual": [["polarity", "uncertainty"]]}
     path = tmp_path / "everything.yaml"
     path.write_text(yaml.safe_dump(cfg))

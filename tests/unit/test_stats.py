@@ -417,6 +417,64 @@ def test_run_vinfo_writes_one_row_per_task(tmp_path):
         stats.run_vinfo([files[1], files[1]], tmp_path / "x.tsv", resamples=10, seed=1)
 
 
+def test_seed_variability_by_hand():
+    # three training seeds whose PVI differ by a constant shift: means m, m + .3, m + .6
+    reps = {52: A + 0.3, 42: A, 62: A + 0.6}
+    out = stats.seed_variability(reps, 1000, seed=4, name="a")
+    m = A.mean() + 0.3
+    half = 4.302653 * 0.3 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(S)
+    assert out["n_seeds"] == 3 and out["seeds"] == "42,52,62"
+    assert [float(v) for v in out["seed_means"].split(",")] == pytest.approx(
+        [A.mean(), A.mean() + 0.3, A.mean() + 0.6], abs=1e-5)
+    assert out["seed_sd"] == pytest.approx(0.3)
+    assert (out["seed_ci_low"], out["seed_ci_high"]) == pytest.approx((m - half, m + half), abs=1e-5)
+    # the combined interval covers training noise too: wider than instance sampling alone
+    inst = stats.bootstrap_mean_ci(A, 1000, seed=4)
+    assert out["combined_ci_low"] < m < out["combined_ci_high"]
+    assert out["combined_ci_high"] - out["combined_ci_low"] > 1.5 * (inst.high - inst.low)
+    assert out == stats.seed_variability(reps, 1000, seed=4, name="a")  # seeded
+    # one seed: no seed interval; the combined interval is the instance bootstrap's
+    one = stats.seed_variability({42: A}, 2000, seed=4, name="a")
+    assert math.isnan(one["seed_sd"]) and math.isnan(one["seed_ci_low"])
+    ref = stats.bootstrap_mean_ci(A, 2000, seed=5)
+    assert one["combined_ci_low"] == pytest.approx(ref.low, abs=0.05)
+    assert one["combined_ci_high"] == pytest.approx(ref.high, abs=0.05)
+
+
+def test_run_vinfo_with_seed_replicates(tmp_path):
+    files = [_pvi(tmp_path, "a", A), _pvi(tmp_path, "b", B)]
+
+    def rep(seed, task, x):
+        path = tmp_path / "pvi" / f"seed{seed}" / f"{task}.parquet"
+        pd_x = pd.DataFrame({"id": [f"{task}:{i}" for i in range(len(x))], "task": task, "pvi": x})
+        write_parquet(pd_x, path, {"task": task})
+        return path
+
+    reps = [rep(52, "a", A + 0.2), rep(52, "b", B), rep(62, "a", A - 0.2), rep(62, "b", B + 0.1)]
+    tab = stats.run_vinfo(files, tmp_path / "v.tsv", resamples=300, seed=9, model="m",
+                          replicate_files=reps, main_seeds={"a": 42, "b": 42})
+    back = read_tsv(tmp_path / "v.tsv")
+    assert list(back.columns[-len(stats.SEED_COLUMNS):]) == stats.SEED_COLUMNS
+    assert list(back["seeds"]) == ["42,52,62", "42,52,62"] and list(back["n_seeds"]) == [3, 3]
+    assert back.loc[0, "seed_sd"] == pytest.approx(0.2)
+    assert back.loc[1, "seed_sd"] == pytest.approx(np.std([0, 0, 0.1], ddof=1))
+    # the instance-only columns are those of a run without replicates
+    plain = stats.run_vinfo(files, tmp_path / "p.tsv", resamples=300, seed=9, model="m")
+    pd.testing.assert_frame_equal(tab[plain.columns], plain)
+    with pytest.raises(PvigroupError, match="seed 52 given as main run and replicate"):
+        stats.run_vinfo(files, tmp_path / "x.tsv", resamples=10, replicate_files=reps,
+                        main_seeds={"a": 52, "b": 42})
+    stray = tmp_path / "pvi" / "other" / "a.parquet"
+    stray.parent.mkdir()
+    stray.write_bytes(files[0].read_bytes())
+    with pytest.raises(PvigroupError, match=r"other/a\.parquet: a seed replicate must lie"):
+        stats.run_vinfo(files, tmp_path / "x.tsv", resamples=10, replicate_files=[stray],
+                        main_seeds={"a": 42, "b": 42})
+    with pytest.raises(PvigroupError, match=r"seed replicate of 'c', which has no main"):
+        stats.run_vinfo(files, tmp_path / "x.tsv", resamples=10,
+                        replicate_files=[rep(52, "c", C)], main_seeds={"a": 42, "b": 42})
+
+
 def test_run_sensitivity_table_and_summary(tmp_path):
     rng = np.random.default_rng(3)
     values = {"x": rng.normal(0.0, 1, 900), "y": rng.normal(0.3, 1, 700),

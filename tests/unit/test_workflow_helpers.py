@@ -130,3 +130,19 @@ def test_limit_threads_caps_torch_and_blas(monkeypatch):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_outputs_summary_names_only_existing_files_and_the_groups(tmp_path):
+    cfg = {"models": {"m": {}}}
+    assert wf.outputs_summary(cfg, tmp_path) == []
+    groups = tmp_path / "results" / "groups" / "m"
+    groups.mkdir(parents=True)
+    (groups / "similar.tsv").write_text("group\ttasks\na__b\ta,b\nc__d__e\tc,d,e\n")
+    (groups / "dissimilar.tsv").write_text("group\ttasks\n")
+    (tmp_path / "results" / "pvi" / "m").mkdir(parents=True)
+    lines = wf.outputs_summary(cfg, tmp_path)
+    assert lines[0] == "pvigroup: outputs"
+    assert "  results/pvi/m: per-instance PVI, one parquet file per task" in lines
+    assert "  results/groups/m/similar.tsv: similar groups: a+b, c+d+e" in lines
+    assert "  results/groups/m/dissimilar.tsv: dissimilar groups: none" in lines
+    assert not any("tables" in line or "vinfo" in line for line in lines)

@@ -75,9 +75,21 @@ def pvi_hparams(wildcards):
     return wf.canonical(task_hparams(config, wildcards.task, "pvi"))
 
 
+def pvi_hparams_seed(wildcards):
+    """The task's PVI hyperparameters with the replicate's seed (pvi.variability_seeds)."""
+    return wf.canonical({**task_hparams(config, wildcards.task, "pvi"), "seed": int(wildcards.seed)})
+
+
 def null_model_input(wildcards):
     if config["pvi"]["null_model"] == "finetune":
         return f"results/pvi/{wildcards.model}/{wildcards.task}/null"
+    return f"results/pvi/{wildcards.model}/{wildcards.task}/prior.json"
+
+
+def null_model_input_seed(wildcards):
+    """g of a seed replicate: retrained with that seed, or the (seed-free) empirical prior."""
+    if config["pvi"]["null_model"] == "finetune":
+        return f"results/pvi/{wildcards.model}/seed{wildcards.seed}/{wildcards.task}/null"
     return f"results/pvi/{wildcards.model}/{wildcards.task}/prior.json"
 
 

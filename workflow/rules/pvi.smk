@@ -80,3 +80,47 @@ rule compute_pvi:
         "../../envs/torch.yaml"
     script:
         "../scripts/compute_pvi.py"
+
+
+# Seed variability (pvi.variability_seeds): g' and g retrained with another seed, the PVI of
+# that replicate beside the main one; only vinfo.tsv reads them (the grouping uses the main seed).
+use rule finetune_gprime as finetune_gprime_seed with:
+    output:
+        model_dir("results/pvi/{model}/seed{seed}/{task}/gprime"),
+    params:
+        pretrained=model_pretrained,
+        hparams=pvi_hparams_seed,
+    log:
+        "logs/pvi/{model}/seed{seed}/{task}/finetune_gprime.log",
+    benchmark:
+        "benchmarks/pvi/{model}/seed{seed}/{task}/finetune_gprime.tsv"
+
+
+use rule finetune_gprime_seed as finetune_null_seed with:
+    output:
+        model_dir("results/pvi/{model}/seed{seed}/{task}/null"),
+    log:
+        "logs/pvi/{model}/seed{seed}/{task}/finetune_null.log",
+    benchmark:
+        "benchmarks/pvi/{model}/seed{seed}/{task}/finetune_null.tsv"
+
+
+use rule compute_pvi as compute_pvi_seed with:
+    input:
+        split=pvi_split_file,
+        train="results/data/{task}/train.parquet",
+        info="results/data/{task}/task.json",
+        gprime="results/pvi/{model}/seed{seed}/{task}/gprime",
+        null=null_model_input_seed,
+    output:
+        pvi="results/pvi/{model}/seed{seed}/{task}.parquet",
+        summary="results/pvi/{model}/seed{seed}/{task}.summary.json",
+    params:
+        split=config["pvi"]["split"],
+        model_spec=model_spec,
+        hparams=pvi_hparams_seed,
+        allow_collapsed=config["pvi"]["allow_collapsed"],
+    log:
+        "logs/pvi/{model}/seed{seed}/{task}/compute_pvi.log",
+    benchmark:
+        "benchmarks/pvi/{model}/seed{seed}/{task}/compute_pvi.tsv"

@@ -60,12 +60,14 @@ rule collect_tests:
 
 rule vinfo:
     input:
-        stats_model_pvi_files,
+        main=stats_model_pvi_files,
+        seeds=vinfo_replicate_files,
     output:
         "results/stats/{model}/vinfo.tsv",
     params:
         resamples=config["stats"]["bootstrap"]["resamples"],
         seed=config["stats"]["bootstrap"]["seed"],
+        main_seeds=vinfo_main_seeds,
     log:
         "logs/stats/{model}/vinfo.log",
     localrule: True

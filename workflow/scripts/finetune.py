@@ -9,7 +9,7 @@ run_script(
     snakemake.output[0],
     pretrained=snakemake.params.pretrained,
     hparams=snakemake.params.hparams,
-    null_input=snakemake.rule == "finetune_null",
+    null_input=snakemake.rule in ("finetune_null", "finetune_null_seed"),
     engine=snakemake.config["engine"],
     log_path=snakemake.log[0],
 )
