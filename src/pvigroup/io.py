@@ -72,7 +72,7 @@ def run_script(func: Callable[..., Any], /, *args: Any, log_path: str | None = N
         return func(*args, **kwargs)
     except PvigroupError as err:
         log.error("%s", err)
-        print(f"pvigroup error: {err}", file=real_stderr)  # noqa: T201 - the one line the user sees
+        print(f"pvigroup error: {err}", file=real_stderr)
         raise SystemExit(1) from None
 
 

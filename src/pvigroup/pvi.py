@@ -205,6 +205,30 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
     return out
 
 
+def null_model_difference(pvi_df: pd.DataFrame, train_labels: np.ndarray,
+                          n_labels: int) -> pd.DataFrame:
+    """Per-instance PVI with the fine-tuned null model g next to PVI with the empirical prior.
+
+    ``pvi_df`` is a PVI file made with ``null_model: finetune`` (columns ``id, label,
+    log2_p_gprime, log2_p_null, pvi``); the prior is the train label frequencies
+    (:func:`empirical_prior`). Returns ``id, label, pvi_finetune, pvi_prior, log2_p_null,
+    log2_p_prior`` — g′ is shared, so ``pvi_finetune - pvi_prior = log2_p_prior - log2_p_null``.
+    """
+    missing = {"id", "label", "log2_p_gprime", "log2_p_null", "pvi"} - set(pvi_df.columns)
+    if missing:
+        raise PvigroupError(f"PVI table lacks columns {sorted(missing)}")
+    labels = pvi_df["label"].to_numpy(dtype=np.int64)
+    log2_prior = empirical_prior(train_labels, n_labels)[labels] / LN2
+    return pd.DataFrame({
+        "id": pvi_df["id"].to_numpy(),
+        "label": labels,
+        "pvi_finetune": pvi_df["pvi"].to_numpy(dtype=np.float64),
+        "pvi_prior": pvi_df["log2_p_gprime"].to_numpy(dtype=np.float64) - log2_prior,
+        "log2_p_null": pvi_df["log2_p_null"].to_numpy(dtype=np.float64),
+        "log2_p_prior": log2_prior,
+    })
+
+
 def read_pvi(path: str | Path) -> np.ndarray:
     """The ``pvi`` column of a PVI parquet file, checked finite."""
     df = read_parquet(path)
@@ -214,4 +238,4 @@ def read_pvi(path: str | Path) -> np.ndarray:
 
 
 __all__ = ["compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
-           "macro_f1", "majority_accuracy", "pvi", "read_pvi"]
+           "macro_f1", "majority_accuracy", "null_model_difference", "pvi", "read_pvi"]

@@ -3,9 +3,18 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from pvigroup.pvi import empirical_prior, gold_log2, macro_f1, majority_accuracy, pvi
+from pvigroup.errors import PvigroupError
+from pvigroup.pvi import (
+    empirical_prior,
+    gold_log2,
+    macro_f1,
+    majority_accuracy,
+    null_model_difference,
+    pvi,
+)
 
 
 def test_pvi_hand_computed():
@@ -47,3 +56,17 @@ def test_majority_and_macro_f1():
     pred = np.array([0, 1, 1, 1])
     # class 0: tp1 fp0 fn1 -> 2/3; class 1: tp2 fp1 fn0 -> 4/5
     assert macro_f1(gold, pred, 2) == pytest.approx((2 / 3 + 4 / 5) / 2)
+
+
+def test_null_model_difference_by_hand():
+    # train labels 0,0,0,1: prior 3/4 and 1/4; g gave log2 p = -0.5 (label 0) and -1.9 (label 1)
+    df = pd.DataFrame({"id": ["x", "y"], "label": [0, 1], "log2_p_gprime": [-0.1, -1.0],
+                       "log2_p_null": [-0.5, -1.9], "pvi": [0.4, 0.9]})
+    d = null_model_difference(df, np.array([0, 0, 0, 1]), 2)
+    assert list(d["id"]) == ["x", "y"]
+    assert d["log2_p_prior"].tolist() == pytest.approx([math.log2(0.75), -2.0])
+    assert d["pvi_prior"].tolist() == pytest.approx([-0.1 - math.log2(0.75), -1.0 + 2.0])
+    assert (d["pvi_finetune"] - d["pvi_prior"]).tolist() == pytest.approx(
+        (d["log2_p_prior"] - d["log2_p_null"]).tolist())
+    with pytest.raises(PvigroupError, match="lacks columns"):
+        null_model_difference(df.drop(columns="log2_p_null"), np.array([0, 1]), 2)
