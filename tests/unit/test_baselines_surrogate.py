@@ -63,6 +63,23 @@ def test_sampling_is_deterministic_distinct_and_capped():
         surrogate.sample_subsets(["a", "b"], 3, [3], seed=0)
 
 
+def test_adding_a_task_keeps_the_subsets_it_does_not_displace():
+    old = surrogate.sample_subsets(TASKS, 12, [2, 3], seed=7)
+    new = surrogate.sample_subsets([*TASKS, "zz"], 12, [2, 3], seed=7)
+    assert len(new) == 12
+    gone = set(old) - set(new)
+    # every old subset that is dropped was displaced by a new one holding the new task
+    added = set(new) - set(old)
+    assert all("zz" in s.split("__") for s in added) and len(gone) == len(added)
+    assert len(gone) < 6  # most earlier runs are kept (a fresh draw would replace most)
+    # the per-size order is uniform: over many seeds each pair is drawn about equally often
+    counts = {}
+    for seed in range(400):
+        for s in surrogate.sample_subsets(TASKS, 4, [2], seed=seed):
+            counts[s] = counts.get(s, 0) + 1
+    assert len(counts) == 15 and max(counts.values()) < 2 * min(counts.values())
+
+
 def test_plan_logs_the_number_of_runs(caplog):
     cfg = {"n_subsets": 10, "sizes": [2, 3], "seed": 1, "max_runs": 4, "seeds": [1, 2]}
     with caplog.at_level("INFO", logger="pvigroup"):

@@ -19,6 +19,7 @@ and keeps only the comparison that grouping needs: which partners help ``i`` mor
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import math
@@ -57,6 +58,11 @@ def sample_subsets(tasks: Sequence[str], n_subsets: int, sizes: Sequence[int], s
     among the remaining ones gives exactly ``n_subsets`` distinct subsets). When ``n_subsets``
     reaches the number of candidates, every candidate is returned.
 
+    The subsets of one size are taken in the order of a seeded hash of their ids (a uniformly
+    random order that does not depend on which other tasks exist), so adding a task keeps an
+    earlier subset unless a new subset holding the new task ranks before it: only those runs
+    change, instead of a fresh draw of all of them.
+
     Parameters
     ----------
     tasks
@@ -89,14 +95,20 @@ def sample_subsets(tasks: Sequence[str], n_subsets: int, sizes: Sequence[int], s
     total = sum(len(v) for v in remaining.values())
     if want >= total:
         return sorted(g for v in remaining.values() for g in v)
+    for k in usable:  # popped from the end: lowest hash first
+        remaining[k].sort(key=lambda g: _rank(seed, g), reverse=True)
     rng = np.random.default_rng(seed)
     chosen: list[str] = []
     while len(chosen) < want:
         open_sizes = [k for k in usable if remaining[k]]
         k = open_sizes[int(rng.integers(len(open_sizes)))]
-        pick = remaining[k].pop(int(rng.integers(len(remaining[k]))))
-        chosen.append(pick)
+        chosen.append(remaining[k].pop())
     return sorted(chosen)
+
+
+def _rank(seed: int, subset: str) -> bytes:
+    """A seeded pseudo-random rank of a subset id, independent of the other candidates."""
+    return hashlib.sha256(f"{int(seed)}\0{subset}".encode()).digest()
 
 
 def surrogate_plan(tasks: Sequence[str], cfg: Mapping[str, Any]) -> list[str]:
