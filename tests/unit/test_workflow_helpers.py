@@ -75,6 +75,19 @@ def test_unknown_task_in_model_or_manual_group_is_named():
         check_config(cfg)
 
 
+def test_variability_seed_equal_to_a_main_seed_is_named():
+    cfg = _config()
+    cfg["pvi"]["variability_seeds"] = [7, 8]
+    check_config(cfg)  # extra seeds that differ from the main one are fine
+    cfg["pvi"]["variability_seeds"] = [1]
+    with pytest.raises(PvigroupError, match=r"pvi\.variability_seeds: 1 is already the main seed"):
+        check_config(cfg)
+    cfg["pvi"]["variability_seeds"] = [5]
+    cfg["tasks"]["b"]["overrides"] = {"seed": 5}  # a task's own seed counts too
+    with pytest.raises(PvigroupError, match=r"main seed of task 'b'"):
+        check_config(cfg)
+
+
 def test_label_names_length_checked():
     cfg = _config()
     cfg["tasks"]["a"]["label_names"] = ["only-one"]
