@@ -50,12 +50,13 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
                     f"known tasks: {', '.join(sorted(tasks))}")
     pvi_cfg = config.get("pvi") or {}
     extra = pvi_cfg.get("variability_seeds") or []
-    for name in tasks if extra and "train" in pvi_cfg else ():
-        main = task_hparams(config, name, "pvi").get("seed")
-        if main in extra:
-            raise PvigroupError(
-                f"{where}: pvi.variability_seeds: {main} is already the main seed of task "
-                f"{name!r} (pvi.train.seed or its overrides); list only the extra seeds")
+    if extra and "train" in pvi_cfg:
+        for name in tasks:
+            main = task_hparams(config, name, "pvi").get("seed")
+            if main in extra:
+                raise PvigroupError(
+                    f"{where}: pvi.variability_seeds: {main} is already the main seed of task "
+                    f"{name!r} (pvi.train.seed or its overrides); list only the extra seeds")
     for i, group in enumerate((config.get("grouping") or {}).get("manual") or []):
         for t in group:
             if t not in tasks:

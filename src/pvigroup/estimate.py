@@ -296,7 +296,7 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
             n_groups -= n // 2 - cap
             mtl_seconds -= per_source
             allowed = config["grouping"]["dissimilar_sizes"] or range(2, max_size + 1)
-            k = cap * max(s for s in allowed if s <= max_size)
+            k = cap * max([s for s in allowed if s <= max_size] or [2])
             big = sorted(tasks, key=lambda t: sizes[t]["train"], reverse=True)[:k]
             if cap:
                 mtl_seconds += _train_seconds(
