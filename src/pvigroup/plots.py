@@ -1,6 +1,6 @@
-"""Report figures (matplotlib, Agg backend, PNG): PVI distributions, pair p-values, the PVI
-difference forest plot, grouping vs sample size, accepted groups, STL vs MTL, label
-distributions.
+"""Report figures (matplotlib, Agg backend, PNG): PVI distributions, V-information with its
+intervals, pair p-values, the PVI difference forest plot, grouping vs sample size, accepted
+groups, STL vs MTL, label distributions.
 
 Every function reads result files in the formats of docs/architecture.md and writes one PNG.
 Figures are deterministic for the same inputs (fixed size, dpi and ordering; no timestamps).
@@ -349,6 +349,67 @@ def plot_pvi_forest(pairs_tsv: str | Path, out: str | Path, *, margin: float, al
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="x-small")
     ax.set_title(f"PVI difference per pair{f' ({model})' if model else ''}")
     _footer(fig, provenance, settings)
+    _save(fig, out)
+
+
+def plot_vinfo(vinfo_tsv: str | Path, out: str | Path, *, model: str = "",
+               names: Mapping[str, str] | None = None,
+               provenance: Mapping[str, object] | None = None) -> None:
+    """Each task's V-information (mean PVI, bits) with its 95 % intervals, tasks sorted by it.
+
+    Black: the bootstrap interval over held-out instances (``ci_low``/``ci_high``). With seed
+    replicates (``pvi.variability_seeds``, columns ``combined_ci_*``) also, offset in orange, the
+    interval that covers training noise too, and each seed's mean as a small dot.
+
+    Parameters
+    ----------
+    vinfo_tsv
+        ``results/stats/{model}/vinfo.tsv``.
+    out
+        PNG path.
+    model
+        model key shown in the title.
+    names
+        display names of the tasks.
+    provenance
+        ``pvigroup.tables.provenance(config)``, written under the figure.
+    """
+    names = names or {}
+    table = read_tsv(vinfo_tsv)
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * max(len(table), 2) + 1.4))
+    if table.empty:
+        _note(ax, "no V-information result")
+        _footer(fig, provenance)
+        _save(fig, out)
+        return
+    _require_columns(table, ["task", "n", "mean_pvi", "ci_low", "ci_high"], vinfo_tsv)
+    table = table.sort_values(["mean_pvi", "task"]).reset_index(drop=True)
+    seeds = "combined_ci_low" in table.columns and table["combined_ci_low"].notna().any()
+    y = np.arange(len(table), dtype=float)
+    off = 0.18 if seeds else 0.0
+    ax.errorbar(table["mean_pvi"], y + off,
+                xerr=[table["mean_pvi"] - table["ci_low"], table["ci_high"] - table["mean_pvi"]],
+                fmt="o", color="black", capsize=3, label="95 % CI, held-out instances")
+    if seeds:
+        ax.errorbar(table["mean_pvi"], y - off,
+                    xerr=[table["mean_pvi"] - table["combined_ci_low"],
+                          table["combined_ci_high"] - table["mean_pvi"]],
+                    fmt="s", color="tab:orange", capsize=3,
+                    label="95 % CI, instances + training seeds")
+        for yi, means in zip(y, table["seed_means"].astype(str), strict=True):
+            vals = [float(v) for v in means.split(",") if v]
+            ax.scatter(vals, [yi - off] * len(vals), s=10, color="tab:orange", alpha=0.6,
+                       zorder=3)
+    ax.axvline(0.0, color="grey", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{names.get(t, t)} (n={int(n)})"
+                        for t, n in zip(table["task"], table["n"], strict=True)])
+    ax.set_ylim(-0.7, len(table) - 0.3)
+    ax.set_xlabel("V-information: mean PVI (bits)")
+    ax.set_title(f"V-information per task{f' ({model})' if model else ''}")
+    ax.legend(loc="lower right", fontsize=8)
+    extra = f"seeds {table['seeds'].iloc[0]}" if seeds and "seeds" in table.columns else ""
+    _footer(fig, provenance, extra)
     _save(fig, out)
 
 

@@ -710,7 +710,8 @@ def seed_variability(
     Parameters
     ----------
     replicates : mapping seed -> 1-d array
-        The task's PVI values from each training seed (the main run included).
+        The task's PVI values from each training seed (the main run included), all over the same
+        held-out instances in the same order (position i is one instance in every array).
     resamples, seed, level
         Bootstrap settings of the combined interval (0 resamples: NaN bounds).
 
@@ -720,17 +721,22 @@ def seed_variability(
         ``n_seeds``; ``seeds`` and ``seed_means`` (comma-separated, by seed); ``seed_sd`` (sample
         sd of the per-seed means, training noise alone); ``seed_ci_low/high``: t-interval of the
         mean over seeds, mean ± t(1-(1-level)/2, S-1)·sd/√S (NaN for one seed);
-        ``combined_ci_low/high``: two-level percentile bootstrap covering training noise *and*
-        instance sampling: each resample draws S seeds with replacement, then each drawn seed's
-        instances with replacement, and averages the S means.
+        ``combined_ci_low/high``: percentile bootstrap of the mean over seeds and instances that
+        covers training noise *and* instance sampling. Seeds and instances are crossed (every
+        seed scores the same instances), so each resample draws the instances once, shared by
+        all seeds, and S seeds with replacement, and averages PVI over both.
     """
     _check_boot(resamples, level)
     if not replicates:
         raise PvigroupError(f"{name}: no seed replicates")
     seeds = sorted(int(k) for k in replicates)
     xs = [_as_sample(replicates[k], f"{name} seed {k}") for k in seeds]
-    means = np.array([x.mean() for x in xs])
-    n_seeds = len(xs)
+    if len({x.size for x in xs}) != 1:
+        sizes = ", ".join(f"seed {k}: {x.size}" for k, x in zip(seeds, xs, strict=True))
+        raise PvigroupError(f"{name}: seed replicates cover different instances ({sizes})")
+    mat = np.stack(xs)  # (S, n)
+    means = mat.mean(axis=1)
+    n_seeds, n = mat.shape
     sd = float(means.std(ddof=1)) if n_seeds > 1 else math.nan
     if n_seeds > 1:
         half = float(sps.t.ppf(1 - (1 - level) / 2, n_seeds - 1)) * sd / math.sqrt(n_seeds)
@@ -739,12 +745,15 @@ def seed_variability(
         lo = hi = math.nan
     if resamples:
         rng = np.random.default_rng(_stable_seed(int(seed), name, "seeds"))
+        per_seed = np.empty((n_seeds, resamples))  # mean of each seed on resampled instances
+        per = max(1, _CHUNK // (n * n_seeds))
+        for begin in range(0, resamples, per):
+            stop = min(resamples, begin + per)
+            idx = rng.integers(0, n, size=(stop - begin, n))
+            per_seed[:, begin:stop] = mat[:, idx].mean(axis=2)
         picks = rng.integers(0, n_seeds, size=(resamples, n_seeds))
-        total = np.zeros(resamples)
-        for j in range(n_seeds):  # draw position j: a fresh instance resample of every seed
-            boot = np.stack([_boot_means(x, resamples, rng) for x in xs])  # (S, resamples)
-            total += boot[picks[:, j], np.arange(resamples)]
-        c_lo, c_hi = _percentile(total / n_seeds, level)
+        combined = per_seed[picks, np.arange(resamples)[:, None]].mean(axis=1)
+        c_lo, c_hi = _percentile(combined, level)
     else:
         c_lo = c_hi = math.nan
     return {
@@ -1264,6 +1273,24 @@ def collect_tests(
     return table
 
 
+def _aligned_by_id(files: Mapping[int, Path]) -> dict[int, np.ndarray]:
+    """Each seed's PVI ordered by instance id; every file must hold the same ids."""
+    out, ids, first = {}, None, None
+    for k in sorted(files):
+        df = read_parquet(files[k])
+        if "id" not in df.columns:
+            raise PvigroupError(f"{files[k]}: no 'id' column to match instances across seeds")
+        df = df.sort_values("id", kind="stable")
+        these = df["id"].astype(str).to_numpy()
+        if ids is None:
+            ids, first = these, files[k]
+        elif len(these) != len(ids) or (these != ids).any():
+            raise PvigroupError(f"{files[k]}: its instance ids differ from those of {first}; "
+                                "seed replicates must score the same held-out split")
+        out[k] = df["pvi"].to_numpy(dtype=float)
+    return out
+
+
 def _replicate_seed(path: Path) -> int:
     """The training seed of a replicate file ``.../seed{seed}/{task}.parquet``."""
     m = re.fullmatch(r"seed(\d+)", path.parent.name)
@@ -1313,22 +1340,23 @@ def run_vinfo(
     table.insert(1, "model", model)
     table["seed"] = int(seed)
     if replicate_files:
-        reps: dict[str, dict[int, np.ndarray]] = {}
+        reps: dict[str, dict[int, Path]] = {}
         for f in map(Path, replicate_files):
-            task, x = read_pvi(f)
+            task, _ = read_pvi(f)
             if task not in loaded:
                 raise PvigroupError(f"{f}: seed replicate of {task!r}, which has no main PVI file")
-            reps.setdefault(task, {})[_replicate_seed(f)] = x
+            reps.setdefault(task, {})[_replicate_seed(f)] = f
         rows = []
         for task in table["task"]:
             main = (main_seeds or {}).get(task)
             if main is None:
                 raise PvigroupError(f"vinfo: no main training seed given for task {task!r}")
-            runs = reps.get(task, {})
-            if main in runs:
+            files = reps.get(task, {})
+            if main in files:
                 raise PvigroupError(f"{loaded[task][0]}: seed {main} given as main run and replicate")
-            runs = {**runs, int(main): loaded[task][1]}
-            rows.append(seed_variability(runs, int(resamples), int(seed), name=task))
+            files = {**files, int(main): loaded[task][0]}
+            rows.append(seed_variability(_aligned_by_id(files), int(resamples), int(seed),
+                                         name=task))
         table = pd.concat([table, pd.DataFrame(rows, columns=SEED_COLUMNS)], axis=1)
     write_tsv(table, out_tsv)
     for r in table.itertuples():

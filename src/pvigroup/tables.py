@@ -359,7 +359,8 @@ def report_plots(config: Mapping[str, Any], results: str = "results") -> list[st
     only with the train stage)."""
     out = []
     for m in sorted(config["models"]):
-        out += [f"{results}/plots/{m}/pvi_violin.png", f"{results}/plots/{m}/groups.png"]
+        out += [f"{results}/plots/{m}/pvi_violin.png", f"{results}/plots/{m}/vinfo.png",
+                f"{results}/plots/{m}/groups.png"]
         if len(model_tasks(config, m)) >= 2:
             out += [f"{results}/plots/{m}/pair_pvalues.png",
                     f"{results}/plots/{m}/pvi_forest.png",

@@ -130,3 +130,38 @@ def test_forest_and_sensitivity_edge_cases(tmp_path):
                               margin=0.25, alpha=0.01)
     with pytest.raises(ValueError, match="margin"):
         plots.plot_pvi_forest(tmp_path / "pairs.tsv", tmp_path / "y.png", margin=0, alpha=0.01)
+
+
+def test_vinfo_figure_with_and_without_seed_replicates(tmp_path):
+    import numpy as np
+
+    from pvigroup import stats
+    from pvigroup.io import write_parquet
+
+    rng = np.random.default_rng(5)
+    main, reps = [], []
+    for task, mu in (("aa", 0.4), ("bb", 1.2)):
+        for folder, shift in (("", 0.0), ("seed7", 0.1)):
+            x = rng.normal(mu + shift, 1.0, 150)
+            path = tmp_path / "pvi" / folder / f"{task}.parquet"
+            write_parquet(pd.DataFrame({"id": [f"{task}:{i}" for i in range(150)], "task": task,
+                                        "pvi": x}), path, {"task": task})
+            (reps if folder else main).append(path)
+    stats.run_vinfo(main, tmp_path / "plain.tsv", resamples=200, seed=1, model="m")
+    stats.run_vinfo(main, tmp_path / "seeds.tsv", resamples=200, seed=1, model="m",
+                    replicate_files=reps, main_seeds={"aa": 42, "bb": 42})
+    for name in ("plain", "seeds"):
+        for sub in ("a", "b"):
+            plots.plot_vinfo(tmp_path / f"{name}.tsv", tmp_path / sub / f"{name}.png", model="m",
+                             names={"aa": "AA"}, provenance={"config_sha256": "0123456789ab"})
+        png = tmp_path / "a" / f"{name}.png"
+        assert _is_png(png) and _opens(png)
+        assert png.read_bytes() == (tmp_path / "b" / f"{name}.png").read_bytes()
+    # the seed intervals are drawn: the two figures differ
+    assert (tmp_path / "a/plain.png").read_bytes() != (tmp_path / "a/seeds.png").read_bytes()
+    (tmp_path / "empty.tsv").write_text("task\tmodel\tn\tmean_pvi\tci_low\tci_high\n")
+    plots.plot_vinfo(tmp_path / "empty.tsv", tmp_path / "empty.png")
+    assert _opens(tmp_path / "empty.png")
+    (tmp_path / "bad.tsv").write_text("task\tn\nx\t3\n")
+    with pytest.raises(PvigroupError, match=r"bad\.tsv: missing column\(s\) mean_pvi"):
+        plots.plot_vinfo(tmp_path / "bad.tsv", tmp_path / "bad.png")

@@ -433,6 +433,14 @@ def test_seed_variability_by_hand():
     assert out["combined_ci_low"] < m < out["combined_ci_high"]
     assert out["combined_ci_high"] - out["combined_ci_low"] > 1.5 * (inst.high - inst.low)
     assert out == stats.seed_variability(reps, 1000, seed=4, name="a")  # seeded
+    # seeds and instances are crossed: identical replicates add no information, so the
+    # combined interval is the instance interval (not narrower by sqrt(3))
+    same = stats.seed_variability({1: A, 2: A, 3: A}, 2000, seed=4, name="a")
+    ref = stats.bootstrap_mean_ci(A, 2000, seed=9)
+    width = same["combined_ci_high"] - same["combined_ci_low"]
+    assert width == pytest.approx(ref.high - ref.low, rel=0.12)
+    with pytest.raises(PvigroupError, match="cover different instances"):
+        stats.seed_variability({1: A, 2: A[:-1]}, 10, name="a")
     # one seed: no seed interval; the combined interval is the instance bootstrap's
     one = stats.seed_variability({42: A}, 2000, seed=4, name="a")
     assert math.isnan(one["seed_sd"]) and math.isnan(one["seed_ci_low"])
@@ -464,6 +472,16 @@ def test_run_vinfo_with_seed_replicates(tmp_path):
     with pytest.raises(PvigroupError, match="seed 52 given as main run and replicate"):
         stats.run_vinfo(files, tmp_path / "x.tsv", resamples=10, replicate_files=reps,
                         main_seeds={"a": 52, "b": 42})
+    # instances are matched across seeds by id, not by row order
+    shuffled = rep(72, "b", B)
+    write_parquet(pd.read_parquet(shuffled).iloc[::-1], shuffled, {"task": "b"})
+    aligned = stats._aligned_by_id({42: files[1], 72: shuffled})
+    assert np.array_equal(aligned[42], aligned[72])
+    other = rep(82, "b", B)
+    write_parquet(pd.read_parquet(other).assign(id=lambda d: d["id"] + "x"), other, {"task": "b"})
+    with pytest.raises(PvigroupError, match=r"seed82/b\.parquet: its instance ids differ"):
+        stats.run_vinfo(files, tmp_path / "x.tsv", resamples=10, replicate_files=[other],
+                        main_seeds={"a": 42, "b": 42})
     stray = tmp_path / "pvi" / "other" / "a.parquet"
     stray.parent.mkdir()
     stray.write_bytes(files[0].read_bytes())

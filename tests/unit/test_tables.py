@@ -318,6 +318,7 @@ def test_report_plots_include_forest_and_sensitivity(config):
     for m in ("roberta", "clin", "bert"):
         assert f"R/plots/{m}/pvi_forest.png" in plots
         assert f"R/plots/{m}/sensitivity.png" in plots
+        assert f"R/plots/{m}/vinfo.png" in plots
     one = copy.deepcopy(config)
     one["models"] = {"solo": {"pretrained": "x", "tasks": ["cb"]}}
     assert not any("forest" in p or "sensitivity" in p for p in tb.report_plots(one, "R"))

@@ -142,6 +142,29 @@ rule plot_pvi_forest:
         "../scripts/plot_pvi_forest.py"
 
 
+rule plot_vinfo:
+    input:
+        "results/stats/{model}/vinfo.tsv",
+    output:
+        report(
+            "results/plots/{model}/vinfo.png",
+            caption="../report/vinfo.rst",
+            category="PVI",
+            labels={"model": "{model}", "figure": "V-information per task"},
+        ),
+    params:
+        seeds=config["pvi"]["variability_seeds"],
+        resamples=config["stats"]["bootstrap"]["resamples"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
+    log:
+        "logs/plots/{model}/plot_vinfo.log",
+    conda:
+        "../../envs/stats.yaml"
+    script:
+        "../scripts/plot_vinfo.py"
+
+
 rule plot_sensitivity:
     input:
         "results/stats/{model}/sensitivity.tsv",

@@ -18,6 +18,7 @@ localrules:
     plot_pair_pvalues,
     plot_pvi_forest,
     plot_sensitivity,
+    plot_vinfo,
     plot_groups,
     plot_stl_mtl,
     plot_label_distributions,
