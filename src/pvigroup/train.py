@@ -195,6 +195,30 @@ def grid_points(settings: TrainSettings) -> list[GridPoint]:
     return out
 
 
+def same_run_lengths(longest: int, max_lengths: Sequence[int]) -> dict[int, int]:
+    """Each grid ``max_length`` -> the ``max_length`` whose run it is identical to.
+
+    ``longest`` is the token count of a task's longest row (train, dev and test, special tokens
+    included, as the engine encodes it). A grid value that truncates nothing (``>= longest``)
+    trains exactly what the smallest such value trains (same rows, buckets, batches and seed), so
+    it maps to that value; a value that truncates maps to itself.
+
+    >>> same_run_lengths(90, [128, 512])
+    {128: 128, 512: 128}
+    >>> same_run_lengths(300, [128, 256, 512])
+    {128: 128, 256: 256, 512: 256}
+    """
+    if int(longest) < 0:
+        raise PvigroupError(f"same_run_lengths: longest row length {longest} is negative")
+    values = sorted({int(v) for v in max_lengths})
+    if not values or values[0] < 1:
+        raise PvigroupError(f"same_run_lengths: max_lengths {list(max_lengths)} must be "
+                            "positive and non-empty")
+    fitting = [v for v in values if v >= int(longest)]
+    first_fit = fitting[0] if fitting else None
+    return {v: (first_fit if first_fit is not None and v >= first_fit else v) for v in values}
+
+
 def select_best(scores: Sequence[float | None]) -> int:
     """Index of the highest dev score; ties go to the first (the cheaper / earlier point).
 
