@@ -7,6 +7,7 @@ hyper-parameters of that task) so that adding a task does not change any other j
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import logging
@@ -132,7 +133,50 @@ def validate_config(config: dict, schema_path: str | Path, *, where: str = "conf
             message = f"unknown key: {message}"
         raise PvigroupError(f"{where}: {key}: {message}")
     validate(config, str(schema_path))
+    fill_defaults(config, schema)
     check_config(config, where=where)
+
+
+def fill_defaults(config: dict, schema: Mapping[str, Any]) -> dict:
+    """Fill every schema default missing from ``config``, at any depth, in place; return it.
+
+    ``snakemake.utils.validate`` sets a property's default only when the property's own node
+    carries it, so an object reached through ``$ref`` (``pvi.train``) stays unfilled when the
+    user leaves it out. Here a ``$ref`` is followed (its target's default used when the property
+    gives none), a filled object gets its own nested defaults, and each default is a fresh copy
+    (no two tasks share one ``overrides`` dict).
+    """
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        seen = 0
+        while isinstance(node, Mapping) and str(node.get("$ref", "")).startswith("#/$defs/"):
+            target = defs[node["$ref"].rsplit("/", 1)[-1]]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            seen += 1
+            if seen > 20:
+                raise PvigroupError("config schema: $ref cycle")
+        return node
+
+    def walk(node: Mapping[str, Any], value: Any) -> None:
+        node = resolve(node)
+        if not isinstance(value, dict):
+            return
+        props = node.get("properties") or {}
+        for key, sub in props.items():
+            sub = resolve(sub)
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                walk(sub, value[key])
+        extra = node.get("additionalProperties")
+        if isinstance(extra, Mapping):
+            for key, item in value.items():
+                if key not in props:
+                    walk(extra, item)
+
+    walk(schema, config)
+    return config
 
 
 def schema_reference(schema: Mapping[str, Any]) -> str:
