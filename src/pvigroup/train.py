@@ -205,7 +205,7 @@ def same_run_lengths(longest: int, max_lengths: Sequence[int]) -> dict[int, int]
 
     >>> same_run_lengths(90, [128, 512])
     {128: 128, 512: 128}
-    >>> same_run_lengths(300, [128, 256, 512])
+    >>> same_run_lengths(200, [128, 256, 512])
     {128: 128, 256: 256, 512: 256}
     """
     if int(longest) < 0:

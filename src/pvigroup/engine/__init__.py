@@ -9,17 +9,20 @@ It trains g' (task model), g (null model: the same code on empty input), STL (on
 >>> logp = predict_logprobs(result.out_dir, "t", test_df)                       # doctest: +SKIP
 """
 
+from pvigroup.engine.heads import HEADS, ClassificationHead, PoolerHead
 from pvigroup.engine.loop import PREEMPTED_STATUS, default_resume_dir, train
 from pvigroup.engine.metrics import classification_metrics
-from pvigroup.engine.model import ClassificationHead, MultiTaskModel, load_head, load_model
+from pvigroup.engine.model import MultiTaskModel, load_head, load_model
 from pvigroup.engine.readout import evaluate, predict_logprobs
 from pvigroup.engine.types import EngineOptions, TaskData, TrainParams, TrainResult
 
 __all__ = [
+    "HEADS",
     "PREEMPTED_STATUS",
     "ClassificationHead",
     "EngineOptions",
     "MultiTaskModel",
+    "PoolerHead",
     "TaskData",
     "TrainParams",
     "TrainResult",

@@ -30,6 +30,7 @@ from pvigroup import __version__
 from pvigroup.engine.encode import encode_frame, pad_batch, validate_frame
 from pvigroup.engine.metrics import classification_metrics
 from pvigroup.engine.model import MultiTaskModel, build_model, save_model
+from pvigroup.engine.provenance import engine_provenance, model_revision
 from pvigroup.engine.readout import logprobs_encoded
 from pvigroup.engine.schedule import (
     accumulation_size,
@@ -238,7 +239,8 @@ def train(
     # -- seed, model, tokenisation
     torch.manual_seed(params.seed)
     model = build_model(
-        pretrained, {t.name: t.labels for t in tasks}, params.max_length, null_input
+        pretrained, {t.name: t.labels for t in tasks}, params.max_length, null_input,
+        head=params.head,
     )
     model.to(device)
     tok = model.tokenizer
@@ -466,6 +468,10 @@ def train(
         "dev_score": dev_score,
         "buckets": list(buckets),
         "fingerprint": fingerprint,
+        "provenance": {
+            **engine_provenance(options, device),
+            "model_revision": model_revision(pretrained, model.encoder.config),
+        },
     }  # fmt: skip
     model.eval()
     save_model(model, out_dir, meta)

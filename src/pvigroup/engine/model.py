@@ -18,40 +18,21 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from pvigroup import __version__
+from pvigroup.engine.heads import head_kind, make_head, new_head
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_json, write_json
 
 log = logging.getLogger(__name__)
 
 
-class ClassificationHead(nn.Module):
-    """First-token state → dropout → Linear(h, h) → tanh → dropout → Linear(h, n_labels)."""
-
-    def __init__(self, hidden_size: int, n_labels: int, dropout: float = 0.1):
-        super().__init__()
-        self.hidden_size, self.n_labels, self.dropout_p = (
-            int(hidden_size),
-            int(n_labels),
-            float(dropout),
-        )
-        self.dropout = nn.Dropout(dropout)
-        self.dense = nn.Linear(hidden_size, hidden_size)
-        self.out_proj = nn.Linear(hidden_size, n_labels)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(hidden[:, 0])
-        x = torch.tanh(self.dense(x))
-        return self.out_proj(self.dropout(x))
-
-
 class MultiTaskModel(nn.Module):
-    """A shared ``AutoModel`` encoder with one :class:`ClassificationHead` per task.
+    """A shared ``AutoModel`` encoder with one head per task (:mod:`pvigroup.engine.heads`).
 
     Attributes set by :func:`build_model` and :func:`load_model`: ``tokenizer``, ``labels``
     ({task: [label names]}), ``max_length``, ``null_input`` and ``meta`` (the saved meta.json).
     """
 
-    def __init__(self, encoder: nn.Module, heads: dict[str, ClassificationHead]):
+    def __init__(self, encoder: nn.Module, heads: dict[str, nn.Module]):
         super().__init__()
         self.encoder = encoder
         self.heads = nn.ModuleDict(heads)
@@ -76,16 +57,12 @@ class MultiTaskModel(nn.Module):
         return self.heads[task](hidden)
 
 
-def _dropout_of(config) -> float:
-    for key in ("classifier_dropout", "hidden_dropout_prob", "dropout"):
-        value = getattr(config, key, None)
-        if isinstance(value, float):
-            return value
-    return 0.1
+def build_model(pretrained: str, labels: dict[str, list[str]], max_length: int, null_input: bool,
+                head: str = "cnlp"):
+    """A fresh model: the pretrained encoder and new heads (seed torch before calling).
 
-
-def build_model(pretrained: str, labels: dict[str, list[str]], max_length: int, null_input: bool):
-    """A fresh model: the pretrained encoder and new heads (seed torch before calling)."""
+    ``head`` is ``cnlp`` or ``hf`` (:func:`pvigroup.engine.heads.head_kind`).
+    """
     from transformers import AutoModel, AutoTokenizer
 
     try:
@@ -93,16 +70,15 @@ def build_model(pretrained: str, labels: dict[str, list[str]], max_length: int, 
         tokenizer = AutoTokenizer.from_pretrained(pretrained)
     except OSError as err:
         raise PvigroupError(f"pretrained model {pretrained!r} cannot be loaded: {err}") from None
-    hidden = encoder.config.hidden_size
-    dropout = _dropout_of(encoder.config)
-    heads = {t: ClassificationHead(hidden, len(names), dropout) for t, names in labels.items()}
+    kind = head_kind(head, str(getattr(encoder.config, "model_type", "")))
+    heads = {t: make_head(kind, encoder, len(names)) for t, names in labels.items()}
     model = MultiTaskModel(encoder, heads)
     model.tokenizer, model.labels = tokenizer, {t: list(v) for t, v in labels.items()}
     model.max_length, model.null_input = int(max_length), bool(null_input)
     return model
 
 
-def save_head(head: ClassificationHead, path: Path, task: str, labels: list[str]) -> None:
+def save_head(head: nn.Module, path: Path, task: str, labels: list[str]) -> None:
     """Write one head to a safetensors file with its sizes and labels as metadata."""
     state = {k: v.detach().float().cpu().contiguous() for k, v in head.state_dict().items()}
     meta = {
@@ -111,21 +87,24 @@ def save_head(head: ClassificationHead, path: Path, task: str, labels: list[str]
         "hidden_size": str(head.hidden_size),
         "n_labels": str(head.n_labels),
         "dropout": str(head.dropout_p),
+        "kind": head.kind,
     }
     save_file(state, str(path), metadata=meta)
 
 
-def load_head(path: str | Path) -> tuple[ClassificationHead, list[str]]:
-    """Load one head file alone; returns the head and its label names."""
+def load_head(path: str | Path) -> tuple[nn.Module, list[str]]:
+    """Load one head file alone; returns the head and its label names.
+
+    A file without a ``kind`` (written before heads were configurable) is a ``cnlp`` head.
+    """
     path = Path(path)
     if not path.exists():
         raise PvigroupError(f"{path}: head file not found")
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata() or {}
     try:
-        head = ClassificationHead(
-            int(meta["hidden_size"]), int(meta["n_labels"]), float(meta["dropout"])
-        )
+        head = new_head(meta.get("kind", "cnlp"), int(meta["hidden_size"]),
+                        int(meta["n_labels"]), float(meta["dropout"]))
         labels = json.loads(meta["labels"])
     except KeyError as err:
         raise PvigroupError(f"{path}: head metadata lacks {err}") from None

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from pvigroup.engine.heads import HEADS
 from pvigroup.engine.schedule import SAMPLERS
 from pvigroup.errors import PvigroupError
 
@@ -41,7 +42,12 @@ class TrainParams:
         ``1..epochs``. The dev score is still read out after every epoch, but an epoch outside
         this set never replaces the kept weights (a grid of epochs {5..10} never keeps epoch 2).
     max_grad_norm
-        Clip the global gradient norm to this value; 0 turns clipping off.
+        Clip the global gradient norm to this value before each optimizer step (as
+        ``transformers.Trainer`` does, default 1.0 there); 0 turns clipping off.
+    head
+        ``cnlp`` (dropout → dense → tanh → dropout → linear on the first token, new layers) or
+        ``hf`` (as ``AutoModelForSequenceClassification`` builds it: BERT's pretrained pooler →
+        dropout → linear; RoBERTa's classification head); see :mod:`pvigroup.engine.heads`.
     """
 
     epochs: int = 10
@@ -58,6 +64,7 @@ class TrainParams:
     select_on_dev: bool = False
     select_epochs: tuple[int, ...] | None = None
     max_grad_norm: float = 0.0
+    head: str = "cnlp"
 
     def check(self) -> None:
         """Raise ``PvigroupError`` naming the first invalid field."""
@@ -76,6 +83,10 @@ class TrainParams:
             )
         if self.weight_decay < 0 or self.max_grad_norm < 0:
             raise PvigroupError("train params: weight_decay and max_grad_norm must be >= 0")
+        if self.head not in HEADS:
+            raise PvigroupError(
+                f"train params: head {self.head!r} is not one of {', '.join(HEADS)}"
+            )
         if self.sampler not in SAMPLERS:
             raise PvigroupError(
                 f"train params: sampler {self.sampler!r} is not one of {', '.join(SAMPLERS)}"
