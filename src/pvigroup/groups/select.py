@@ -1,32 +1,38 @@
-"""Grouping rules: which tested groups are trained together, and the group files.
+"""Which tested groups are trained: the selection modes, the budget, the bound on MTL runs.
 
-``select_groups`` turns a table of pair and triple tests (``pairs.tsv`` + ``triples.tsv``) into
-disjoint *similar* groups (the paper: PVI not significantly different, p > alpha; or TOST
-equivalence) and disjoint *dissimilar* groups (p < alpha, the negative control). The rules are
-greedy over a total order, so the result is deterministic; ``docs/statistics.md`` states them.
+Similar groups (``select``): ``accepted`` keeps every accepted group (p > alpha, or TOST
+equivalence), overlapping, most similar first; ``cover`` keeps a disjoint cover, greedy over a
+total order (``rule`` x ``size_priority``). Dissimilar groups, the negative control
+(``control``): ``partner`` pairs each task with its most different partner (smallest p among its
+rejected pairs), overlapping and deduplicated; ``cover`` is the disjoint greedy over rejected
+groups. ``docs/statistics.md`` states each rule and compares them with the paper's Tables 3-6.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pvigroup.errors import PvigroupError
-from pvigroup.io import read_tsv, write_tsv
-from pvigroup.workflow import NAME_RE, group_id
+from pvigroup.groups._tests import check_tests, read_tests
+from pvigroup.io import write_tsv
+from pvigroup.workflow import SEP
 
 log = logging.getLogger(__name__)
 
 RULES = ("paper", "closest")
 TESTS = ("significance", "tost")
 SIZE_PRIORITIES = ("larger", "smaller", "pvalue")
+SELECT_MODES = ("accepted", "cover")
+CONTROL_MODES = ("partner", "cover")
 GROUP_COLUMNS = ("group", "tasks", "size", "source", "test", "statistic", "pvalue", "score")
-_REQUIRED = ("group", "tasks", "size", "test", "statistic", "pvalue")
 
 
 def _check_choice(value: str, choices: Sequence[str], what: str) -> None:
@@ -38,60 +44,9 @@ def _empty(extra: Sequence[str] = ()) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in (*GROUP_COLUMNS, *extra)})
 
 
-def _validated(tests: pd.DataFrame, test: str, where: str) -> pd.DataFrame:
-    """Checked copy of a tests table with ``_tasks`` (tuple), ``_p`` (decision p) columns."""
-    missing = [c for c in _REQUIRED if c not in tests.columns]
-    if test == "tost" and len(tests) and "tost_pvalue" not in tests.columns:
-        missing.append("tost_pvalue")
-    if missing:
-        raise PvigroupError(
-            f"{where}: missing column(s) {', '.join(missing)}"
-            + (" (TOST needs the tests run with a tost margin)" if "tost_pvalue" in missing else "")
-        )
-    t = tests.copy().reset_index(drop=True)
-    t["_tasks"] = [tuple(str(x).split(",")) for x in t["tasks"]]
-    pcol = "pvalue_adj" if "pvalue_adj" in t.columns else "pvalue"
-    t["_p"] = pd.to_numeric(t[pcol], errors="coerce").astype(float)
-    t["_stat"] = pd.to_numeric(t["statistic"], errors="coerce").astype(float).abs()
-    if test == "tost" and len(t):
-        t["_tost"] = pd.to_numeric(t["tost_pvalue"], errors="coerce").astype(float)
-    for i, row in t.iterrows():
-        tasks = row["_tasks"]
-        bad = [x for x in tasks if not NAME_RE.match(x)]
-        if bad or len(set(tasks)) != len(tasks) or len(tasks) < 2:
-            raise PvigroupError(f"{where}: row {i} ({row['group']}): bad tasks {row['tasks']!r}")
-        if group_id(tasks) != row["group"]:
-            raise PvigroupError(
-                f"{where}: row {i}: group {row['group']!r} does not match tasks {row['tasks']!r}"
-            )
-        checks = {"_p": pcol, "_stat": "statistic"} | (
-            {"_tost": "tost_pvalue"} if test == "tost" else {}
-        )
-        for c, column in checks.items():
-            if not math.isfinite(row[c]):
-                raise PvigroupError(f"{where}: row {i} ({row['group']}): {column} is not a number")
-    dup = t["group"][t["group"].duplicated()]
-    if len(dup):
-        raise PvigroupError(f"{where}: group {dup.iloc[0]} appears more than once")
-    if pcol == "pvalue_adj":
-        log.info("%s: decisions use the corrected p-values (pvalue_adj)", where)
-    return t
-
-
-def _greedy(cands: pd.DataFrame, key: list[tuple]) -> list[int]:
-    """Row labels taken greedily in ``key`` order when none of their tasks is taken yet."""
-    taken: set[str] = set()
-    chosen = []
-    for _, label in sorted(zip(key, cands.index, strict=True)):
-        tasks = cands.at[label, "_tasks"]
-        if taken.isdisjoint(tasks):
-            chosen.append(label)
-            taken.update(tasks)
-    return chosen
-
-
+# ------------------------------------------------------------------------------ orders
 def similar_key(row: pd.Series, *, rule: str, size_priority: str) -> tuple:
-    """Sort key of an accepted candidate (smaller = considered first); see docs/statistics.md."""
+    """Sort key of an accepted candidate in ``cover`` mode (smaller = considered first)."""
     sign = -1.0 if rule == "paper" else 1.0  # paper: larger |statistic| first
     size = int(row["size"])
     if size_priority == "larger":
@@ -108,25 +63,143 @@ def dissimilar_key(row: pd.Series, *, size_priority: str) -> tuple:
     return (row["_p"], size if size_priority == "smaller" else -size, -row["_stat"], row["group"])
 
 
+def _sorted(frame: pd.DataFrame, keys: Mapping[str, pd.Series]) -> pd.DataFrame:
+    """``frame`` sorted by the key columns in order (all ascending), stable: :func:`similar_key`
+    and friends as whole-column sorts."""
+    order = pd.DataFrame({f"k{i}": v for i, v in enumerate(keys.values())}, index=frame.index)
+    order["group"] = frame["group"]
+    return frame.loc[order.sort_values(list(order.columns), kind="stable").index]
+
+
+def _similar_sorted(c: pd.DataFrame, rule: str, size_priority: str) -> pd.DataFrame:
+    sign = -1.0 if rule == "paper" else 1.0
+    size, stat = c["size"].astype(int), sign * c["_stat"]
+    if size_priority == "larger":
+        return _sorted(c, {"size": -size, "stat": stat})
+    if size_priority == "smaller":
+        return _sorted(c, {"size": size, "stat": stat})
+    return _sorted(c, {"p": -sign * c["_p"], "size": -size, "stat": stat})
+
+
+def _dissimilar_sorted(c: pd.DataFrame, size_priority: str) -> pd.DataFrame:
+    size = c["size"].astype(int)
+    return _sorted(c, {"p": c["_p"], "size": size if size_priority == "smaller" else -size,
+                       "stat": -c["_stat"]})
+
+
+def _most_similar(c: pd.DataFrame, test: str) -> pd.DataFrame:
+    """Accepted groups, most similar first: largest decision p (TOST: smallest TOST p), then
+    the larger group, then the group id."""
+    first = c["_tost"] if test == "tost" else -c["_p"]
+    return _sorted(c, {"p": first, "size": -c["size"].astype(int)})
+
+
+# ------------------------------------------------------------------------------- modes
+def _greedy(cands: pd.DataFrame) -> list:
+    """Labels of ``cands`` (already in order) taken when none of their tasks is taken yet."""
+    taken: set[str] = set()
+    chosen = []
+    for label, gid in zip(cands.index, cands["group"], strict=True):
+        tasks = gid.split(SEP)
+        if taken.isdisjoint(tasks):
+            chosen.append(label)
+            taken.update(tasks)
+    return chosen
+
+
+def _partners(different: pd.DataFrame) -> pd.DataFrame:
+    """Each task's most different partner among the rejected pairs ``different``: smallest p,
+    then larger |statistic|, then group id (one total order, so both tasks of the globally
+    first pair choose it); each chosen pair once, most different first."""
+    if different.empty:
+        return different
+    ids = pa.array(different["group"].astype(str), from_pandas=True)
+    split = pc.split_pattern(ids, SEP)
+    first = pc.list_element(split, 0).to_numpy(zero_copy_only=False)
+    second = pc.list_element(split, 1).to_numpy(zero_copy_only=False)
+    ranked = _dissimilar_sorted(different, "larger")
+    rank = pd.Series(np.arange(len(ranked)), index=ranked.index).loc[different.index].to_numpy()
+    label = different.index.to_numpy()
+    long = pd.DataFrame({"task": np.concatenate([first, second]),
+                         "rank": np.concatenate([rank, rank]),
+                         "label": np.concatenate([label, label])})
+    best = long.sort_values(["task", "rank"], kind="stable").drop_duplicates("task")
+    chosen = best.drop_duplicates("label").sort_values("rank")["label"]
+    return different.loc[chosen.to_numpy()]
+
+
+def _cap(frame: pd.DataFrame, cap: int | None, what: str) -> pd.DataFrame:
+    if cap is None:
+        return frame
+    if int(cap) != cap or cap < 0:
+        raise ValueError(f"{what} must be an integer >= 0 or None, got {cap!r}")
+    return frame.iloc[: int(cap)]
+
+
 def _out(rows: pd.DataFrame, source: str, score: str, test: str) -> pd.DataFrame:
     extra = ["tost_pvalue"] if test == "tost" else []
     if rows.empty:
         return _empty(extra)
-    out = pd.DataFrame(
-        {
-            "group": rows["group"].astype(str).to_numpy(),
-            "tasks": [",".join(sorted(t)) for t in rows["_tasks"]],
-            "size": rows["size"].astype(int).to_numpy(),
-            "source": source,
-            "test": rows["test"].astype(str).to_numpy(),
-            "statistic": pd.to_numeric(rows["statistic"]).astype(float).to_numpy(),
-            "pvalue": rows["_p"].to_numpy(),
-            "score": rows[score].to_numpy(),
-        }
-    )
+    out = pd.DataFrame({
+        "group": rows["group"].astype(str).to_numpy(),
+        "tasks": rows["group"].astype(str).str.replace(SEP, ",", regex=False).to_numpy(),
+        "size": rows["size"].astype(int).to_numpy(),
+        "source": source,
+        "test": rows["test"].astype(str).to_numpy(),
+        "statistic": rows["statistic"].astype(float).to_numpy(),
+        "pvalue": rows["_p"].to_numpy(),
+        "score": rows[score].to_numpy(),
+    })
     if extra:
-        out["tost_pvalue"] = rows["_tost"].to_numpy() if "_tost" in rows else np.nan
+        out["tost_pvalue"] = rows["_tost"].to_numpy()
     return out.reset_index(drop=True)
+
+
+def _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes):
+    _check_choice(rule, RULES, "tie-break rule")
+    _check_choice(test, TESTS, "grouping test")
+    _check_choice(size_priority, SIZE_PRIORITIES, "size priority")
+    _check_choice(select, SELECT_MODES, "selection mode (grouping.select)")
+    _check_choice(control, CONTROL_MODES, "control mode (grouping.control)")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if control == "partner" and dissimilar_sizes is not None and set(dissimilar_sizes) != {2}:
+        raise ValueError(
+            f"grouping.dissimilar_sizes {list(dissimilar_sizes)}: control 'partner' pairs each "
+            "task with one partner (size 2 only); use [2] or control: cover")
+
+
+def select_checked(
+    t: pd.DataFrame, *, alpha: float, rule: str, test: str, size_priority: str,
+    dissimilar_sizes: Iterable[int] | None, max_dissimilar: int | None, select: str,
+    control: str, max_groups: int | None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`select_groups` on a frame already checked by ``check_tests`` (no checks)."""
+    score = "_p" if size_priority == "pvalue" else "_stat"
+    if t.empty:
+        return _out(t, "pvi-similar", score, test), _out(t, "pvi-dissimilar", "_p", test)
+    accepted = t[t["_tost"] < alpha] if test == "tost" else t[t["_p"] > alpha]
+    if select == "accepted":
+        similar = _cap(_most_similar(accepted, test), max_groups, "max_groups")
+        score = "_tost" if test == "tost" else "_p"
+    else:
+        similar = accepted.loc[_greedy(_similar_sorted(accepted, rule, size_priority))]
+        if max_groups is not None:
+            keep = set(_cap(_most_similar(similar, test), max_groups, "max_groups").index)
+            similar = similar[similar.index.isin(keep)]
+    different = t[t["_p"] < alpha]
+    if control == "partner":
+        dissimilar = _partners(different[different["size"] == 2])
+    else:
+        if dissimilar_sizes is not None:
+            different = different[different["size"].isin(set(dissimilar_sizes))]
+        dissimilar = different.loc[_greedy(_dissimilar_sorted(different, size_priority))]
+    dissimilar = _cap(dissimilar, max_dissimilar, "max_dissimilar")
+    log.info("%d of %d groups accepted (%s, alpha=%g); %s: %d similar groups; control %s: %d "
+             "dissimilar groups", len(accepted), len(t), test, alpha, select, len(similar),
+             control, len(dissimilar))
+    return (_out(similar, "pvi-similar", score, test),
+            _out(dissimilar, "pvi-dissimilar", "_p", test))
 
 
 def select_groups(
@@ -138,83 +211,69 @@ def select_groups(
     size_priority: str = "larger",
     dissimilar_sizes: Iterable[int] | None = None,
     max_dissimilar: int | None = None,
+    select: str = "cover",
+    control: str = "cover",
+    max_groups: int | None = None,
     where: str = "tests table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pick disjoint similar groups and disjoint dissimilar groups from a tests table.
+    """Pick the similar groups and the dissimilar groups (negative control) of a tests table.
+
+    The function's defaults are the disjoint covers (what the sensitivity table reruns); the
+    workflow passes ``grouping.*`` from the config, whose defaults are ``select="accepted"``,
+    ``control="partner"``, ``dissimilar_sizes=[2]``.
 
     Parameters
     ----------
     tests : DataFrame
-        Rows of ``pairs.tsv`` and ``triples.tsv`` together (columns ``group, tasks, size, test,
+        Rows of ``pairs`` and ``triples`` tables together (columns ``group, tasks, size, test,
         statistic, pvalue``; ``pvalue_adj`` is used instead of ``pvalue`` when present;
         ``tost_pvalue`` is needed for ``test="tost"``).
     alpha : float
         Significance level.
     rule : {"paper", "closest"}
-        Tie-break among accepted candidates that share a task. ``paper``: larger |statistic|
-        first (the paper's "larger T statistic", which favours the *less* similar group);
-        ``closest``: smaller |statistic| first.
+        ``cover`` tie-break among accepted candidates that share a task. ``paper``: larger
+        |statistic| first (the paper's "larger T statistic", which favours the *less* similar
+        group); ``closest``: smaller |statistic| first.
     test : {"significance", "tost"}
-        Acceptance: ``significance`` = p > alpha (strictly); ``tost`` = ``tost_pvalue < alpha``
-        (a group's TOST p is the largest of its pairs', intersection-union).
+        Acceptance: ``significance`` = p > alpha (strictly); ``tost`` = ``tost_pvalue < alpha``.
     size_priority : {"larger", "smaller", "pvalue"}
-        How candidates of different sizes (t vs F statistics) are ordered: ``larger`` groups
-        first, then the rule within a size (default); ``smaller`` groups first; ``pvalue``:
-        one scale across sizes, the decision p-value (``paper``: smaller p first, ``closest``:
-        larger p first), then larger size, statistic and id.
+        ``cover``: larger groups first, then the rule within a size; smaller groups first; or
+        one scale across sizes, the decision p (``paper``: smaller p first, ``closest``: larger
+        p first), then larger size, statistic and id.
     dissimilar_sizes : iterable of int or None
-        Group sizes eligible as dissimilar (None = every size in the table; ``(2,)`` = the
-        paper's pair-only negative control).
+        Sizes eligible for ``control="cover"`` (None = every size); ``partner`` uses pairs only
+        and accepts only None or ``[2]``.
     max_dissimilar : int or None
-        Keep only the first ``max_dissimilar`` dissimilar groups (the most different; None =
-        every disjoint one). Each one costs MTL runs as a negative control.
+        Keep only the first ``max_dissimilar`` dissimilar groups (the most different).
+    select : {"accepted", "cover"}
+        ``accepted``: every accepted group, overlapping (the paper trained nearly all of them),
+        most similar first (largest decision p, TOST: smallest TOST p; then larger size, then
+        id). ``cover``: the disjoint greedy cover in the ``rule`` x ``size_priority`` order.
+    control : {"partner", "cover"}
+        ``partner``: for each task, its most different partner among the rejected pairs
+        (p < alpha; smallest p, then larger |statistic|, then id); each pair once, most
+        different first. At most n - 1 pairs for n tasks. ``cover``: disjoint greedy over the
+        rejected groups of ``dissimilar_sizes`` (smallest p, size priority, larger |statistic|).
+    max_groups : int or None
+        Budget on similar groups: keep the ``max_groups`` most similar (order of ``accepted``);
+        in ``cover`` mode the kept groups stay in cover order.
     where : str
         Name of the table in error messages.
 
     Returns
     -------
     (similar, dissimilar) : DataFrames
-        Columns :data:`GROUP_COLUMNS` (plus ``tost_pvalue`` for ``test="tost"``), in the order
-        the groups were taken. ``pvalue`` is the p-value the decision used; ``score`` is what the
-        order ranked by (|statistic|, or the p-value for ``size_priority="pvalue"`` and for
-        dissimilar groups). Every task is in at most one similar and one dissimilar group.
+        Columns :data:`GROUP_COLUMNS` (plus ``tost_pvalue`` for ``test="tost"``), in selection
+        order. ``pvalue`` is the p-value the decision used; ``score`` what the order ranked by
+        (the decision p in ``accepted`` mode and for dissimilar groups; |statistic| or p in
+        ``cover`` mode).
     """
-    _check_choice(rule, RULES, "tie-break rule")
-    _check_choice(test, TESTS, "grouping test")
-    _check_choice(size_priority, SIZE_PRIORITIES, "size priority")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    t = _validated(tests, test, where)
-    if t.empty:
-        return _out(t, "pvi-similar", "_stat", test), _out(t, "pvi-dissimilar", "_p", test)
-
-    accepted = t[t["_tost"] < alpha] if test == "tost" else t[t["_p"] > alpha]
-    keys = [similar_key(r, rule=rule, size_priority=size_priority) for _, r in accepted.iterrows()]
-    similar = accepted.loc[_greedy(accepted, keys)]
-    score = "_p" if size_priority == "pvalue" else "_stat"
-
-    different = t[t["_p"] < alpha]
-    if dissimilar_sizes is not None:
-        different = different[different["size"].astype(int).isin(set(dissimilar_sizes))]
-    keys = [dissimilar_key(r, size_priority=size_priority) for _, r in different.iterrows()]
-    dissimilar = different.loc[_greedy(different, keys)]
-    if max_dissimilar is not None:
-        if max_dissimilar < 0:
-            raise ValueError(f"max_dissimilar must be >= 0 or None, got {max_dissimilar!r}")
-        dissimilar = dissimilar.iloc[:max_dissimilar]
-    log.info(
-        "%d of %d groups accepted (%s, alpha=%g); %d similar and %d dissimilar groups selected",
-        len(accepted),
-        len(t),
-        test,
-        alpha,
-        len(similar),
-        len(dissimilar),
-    )
-    return (
-        _out(similar, "pvi-similar", score, test),
-        _out(dissimilar, "pvi-dissimilar", "_p", test),
-    )
+    _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes)
+    checked = check_tests(tests, test, where)
+    return select_checked(checked, alpha=alpha, rule=rule, test=test,
+                          size_priority=size_priority, dissimilar_sizes=dissimilar_sizes,
+                          max_dissimilar=max_dissimilar, select=select, control=control,
+                          max_groups=max_groups)
 
 
 def write_groups(
@@ -229,112 +288,73 @@ def write_groups(
     size_priority: str = "larger",
     dissimilar_sizes: Iterable[int] | None = None,
     max_dissimilar: int | None = None,
+    select: str = "cover",
+    control: str = "cover",
+    max_groups: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the collected tests, run :func:`select_groups`, write ``similar.tsv`` and
-    ``dissimilar.tsv`` (header only when empty). ``triples_tsv`` may be None (pairs only)."""
+    """Read the collected tests (``.tsv`` or ``.parquet`` each), run :func:`select_groups`,
+    write ``similar.tsv`` and ``dissimilar.tsv`` (header only when empty). ``triples_tsv`` may
+    be None (pairs only). Errors name the file and its row."""
+    _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes)
     paths = [Path(pairs_tsv)] + ([Path(triples_tsv)] if triples_tsv is not None else [])
-    frames = [read_tsv(p) for p in paths]
-    if test == "tost":
-        for p, f in zip(paths, frames, strict=True):
-            if len(f) and "tost_pvalue" not in f.columns:
-                raise PvigroupError(
-                    f"{p}: no tost_pvalue column; run the tests with a tost margin "
-                    "(grouping.test: tost)"
-                )
+    frames = []
+    for p in paths:
+        raw = read_tests(p)
+        if test == "tost" and len(raw) and "tost_pvalue" not in raw.columns:
+            raise PvigroupError(f"{p}: no tost_pvalue column; run the tests with a tost margin "
+                                "(grouping.test: tost)")
+        frames.append(check_tests(raw, test, str(p)))
+        del raw
     nonempty = [f for f in frames if len(f)]
-    tests = pd.concat(nonempty, ignore_index=True) if nonempty else frames[0]
-    similar, dissimilar = select_groups(
-        tests,
-        alpha=alpha,
-        rule=rule,
-        test=test,
-        size_priority=size_priority,
-        dissimilar_sizes=dissimilar_sizes,
-        max_dissimilar=max_dissimilar,
-        where=" + ".join(map(str, paths)),
-    )
+    checked = pd.concat(nonempty, ignore_index=True) if len(nonempty) > 1 else (
+        nonempty[0] if nonempty else frames[0])
+    if len(nonempty) > 1:
+        ids = pa.array(checked["group"], from_pandas=True)
+        if pc.count_distinct(ids).as_py() != len(ids):
+            dup = checked["group"][checked["group"].duplicated()].iloc[0]
+            raise PvigroupError(f"{' + '.join(map(str, paths))}: group {dup} is in both tables")
+    similar, dissimilar = select_checked(
+        checked, alpha=alpha, rule=rule, test=test, size_priority=size_priority,
+        dissimilar_sizes=dissimilar_sizes, max_dissimilar=max_dissimilar, select=select,
+        control=control, max_groups=max_groups)
     write_tsv(similar, similar_tsv)
     write_tsv(dissimilar, dissimilar_tsv)
     return similar, dissimilar
 
 
-def manual_groups(
-    groups: Sequence[Sequence[str]], known_tasks: Iterable[str], out_tsv: str | Path
-) -> pd.DataFrame:
-    """Write groups listed by hand (config ``grouping.manual``) in the groups format.
+# ------------------------------------------------------------------------------- bound
+def selection_bound(n_tasks: int, grouping: Mapping, max_group_size: int = 3) -> dict[str, int]:
+    """Upper bound on the similar and dissimilar MTL groups ``grouping`` can select for
+    ``n_tasks`` tasks of one model (manual groups not included).
 
-    Raises
-    ------
-    PvigroupError
-        An unknown task (named, with its position ``grouping.manual[i]``), a group with fewer
-        than 2 distinct tasks or a task repeated inside it, or the same group listed twice.
-    """
-    known = set(known_tasks)
-    rows = []
-    seen: dict[str, int] = {}
-    for i, g in enumerate(groups):
-        key = f"grouping.manual[{i}]"
-        tasks = [str(x) for x in g]
-        unknown = [x for x in tasks if x not in known]
-        if unknown:
-            raise PvigroupError(
-                f"{key}: unknown task(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})"
-            )
-        if len(set(tasks)) != len(tasks):
-            raise PvigroupError(f"{key}: a task is listed twice in {tasks}")
-        if len(tasks) < 2:
-            raise PvigroupError(f"{key}: a group needs at least 2 tasks, got {tasks}")
-        gid = group_id(tasks)
-        if gid in seen:
-            raise PvigroupError(f"{key}: group {gid} is already grouping.manual[{seen[gid]}]")
-        seen[gid] = i
-        rows.append(
-            {
-                "group": gid,
-                "tasks": ",".join(sorted(tasks)),
-                "size": len(tasks),
-                "source": "manual",
-                "test": "",
-                "statistic": np.nan,
-                "pvalue": np.nan,
-                "score": np.nan,
-            }
-        )
-    out = pd.DataFrame(rows, columns=list(GROUP_COLUMNS)) if rows else _empty()
-    write_tsv(out, out_tsv)
-    return out
-
-
-def read_groups(tsv: str | Path) -> pd.DataFrame:
-    """Read a groups file (``similar.tsv``, ``manual.tsv``, baselines' ``groups.tsv``), checked.
+    ``select: accepted``: every group of 2..``max_group_size`` tasks, sum C(n, k);
+    ``cover``: disjoint groups of at least 2 tasks, n // 2; either capped by ``max_groups``.
+    ``control: partner``: n - 1 pairs (each task picks one pair; the first pair of the total
+    order is picked by both its tasks), n // 2 pairs for ``cover`` (n // k for the smallest
+    allowed size k); either capped by ``max_dissimilar``. Missing keys take the config defaults.
 
     Returns
     -------
-    DataFrame
-        The file's columns; ``tasks`` stays comma-joined, ``size`` is int.
-
-    Raises
-    ------
-    PvigroupError
-        Missing columns, a group id that does not match its tasks, a bad size or task name
-        (the message names the file and row).
+    dict
+        ``{"similar": int, "dissimilar": int}``.
     """
-    path = Path(tsv)
-    df = read_tsv(path)
-    missing = [c for c in GROUP_COLUMNS if c not in df.columns]
-    if missing:
-        raise PvigroupError(f"{path}: missing column(s) {', '.join(missing)}")
-    for i, row in df.iterrows():
-        tasks = str(row["tasks"]).split(",")
-        if any(not NAME_RE.match(x) for x in tasks) or len(set(tasks)) != len(tasks):
-            raise PvigroupError(f"{path}: row {i + 2}: bad tasks {row['tasks']!r}")
-        if group_id(tasks) != str(row["group"]):
-            raise PvigroupError(
-                f"{path}: row {i + 2}: group {row['group']!r} does not match tasks {row['tasks']!r}"
-            )
-        if int(row["size"]) != len(tasks):
-            raise PvigroupError(f"{path}: row {i + 2}: size {row['size']} but {len(tasks)} tasks")
-    df["size"] = df["size"].astype(int)
-    df["group"] = df["group"].astype(str)
-    df["tasks"] = df["tasks"].astype(str)
-    return df
+    n, top = int(n_tasks), int(max_group_size)
+    select = grouping.get("select") or "accepted"
+    control = grouping.get("control") or "partner"
+    _check_choice(select, SELECT_MODES, "selection mode (grouping.select)")
+    _check_choice(control, CONTROL_MODES, "control mode (grouping.control)")
+    if n < 2:
+        return {"similar": 0, "dissimilar": 0}
+    if select == "accepted":
+        similar = sum(math.comb(n, k) for k in range(2, max(top, 2) + 1))
+    else:
+        similar = n // 2
+    if control == "partner":
+        dissimilar = n - 1
+    else:
+        sizes = grouping.get("dissimilar_sizes", [2])
+        allowed = [s for s in (sizes or range(2, top + 1)) if 2 <= s <= max(top, 2)]
+        dissimilar = n // min(allowed) if allowed else 0
+    caps = {"similar": grouping.get("max_groups"), "dissimilar": grouping.get("max_dissimilar")}
+    out = {"similar": similar, "dissimilar": dissimilar}
+    return {k: v if caps[k] is None else min(v, int(caps[k])) for k, v in out.items()}
