@@ -342,6 +342,23 @@ def partition(labels: Sequence[str], parts: int, seed: int) -> np.ndarray:
     return assignment
 
 
+TWIN_CSV = re.compile(r"^(?P<stem>[A-Za-z0-9_-]+-part\d+of\d+-noise\d+)\.csv$")
+
+
+def flip_record(twin_csv: str | Path) -> Path | None:
+    """The flip record the ``make_twin_task`` rule writes beside a noisy twin csv, or ``None``.
+
+    ``resources/demo/bbc-part2of3-noise30.csv`` has its record in
+    ``resources/demo/bbc-part2of3-noise30.flipped.tsv``; a path that is not such a twin (any
+    other data file) has none.
+    """
+    path = Path(twin_csv)
+    match = TWIN_CSV.match(path.name)
+    if match is None:
+        return None
+    return path.with_name(f"{match['stem']}.flipped.tsv")
+
+
 def make_noisy_twin(
     in_csv: str | Path,
     out_csv: str | Path,
@@ -351,6 +368,7 @@ def make_noisy_twin(
     part: int,
     parts: int,
     labels: list[str] | None = None,
+    flipped_tsv: str | Path | None = None,
 ) -> Path:
     """Write one part of a corpus with a planted share of wrong labels.
 
@@ -372,6 +390,11 @@ def make_noisy_twin(
     labels : list of str, optional
         The corpus's label values (every row's label must be one of them; flips draw from
         them). Default: the distinct labels of the corpus.
+    flipped_tsv : path, optional
+        Also write the record of the flips here (see :func:`flip_record`): one row per flipped
+        row of ``out_csv`` with columns ``row`` (0-based data row of ``out_csv``, the row number
+        a prepared task's generated id carries), ``label`` (the planted label), ``orig_label``
+        and ``source_row``. Written (header only) also when nothing is flipped.
 
     Returns
     -------
@@ -423,6 +446,13 @@ def make_noisy_twin(
     tmp = out_csv.with_name(out_csv.name + ".part")
     out.to_csv(tmp, index=False, lineterminator="\n", encoding="utf-8")
     os.replace(tmp, out_csv)
+    if flipped_tsv is not None:
+        flipped_tsv = Path(flipped_tsv)
+        record = out.loc[out["noisy"] == 1, ["label", "orig_label", "source_row"]]
+        record.insert(0, "row", record.index.to_numpy(dtype=np.int64))
+        tmp = flipped_tsv.with_name(flipped_tsv.name + ".part")
+        record.to_csv(tmp, sep="\t", index=False, lineterminator="\n", encoding="utf-8")
+        os.replace(tmp, flipped_tsv)
     log.info(
         "%s: part %d of %d, %d rows, %d labels flipped (noise %.3g), written to %s",
         in_csv,

@@ -31,7 +31,9 @@ rule make_twin_task:
     input:
         "resources/demo/{corpus}.csv",
     output:
-        "resources/demo/{corpus}-part{part}of{parts}-noise{noise}.csv",
+        csv="resources/demo/{corpus}-part{part}of{parts}-noise{noise}.csv",
+        # which rows got a planted label (the diagnostics score the suspects list against it)
+        flipped="resources/demo/{corpus}-part{part}of{parts}-noise{noise}.flipped.tsv",
     wildcard_constraints:
         corpus="polarity|uncertainty|spam|bbc",
         part=r"\d+",
