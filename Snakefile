@@ -4,7 +4,7 @@
 #   resources/demo/{corpus}.csv                          demo corpora, fetched at run time
 #   results/data/{task}/{train,dev,test}.parquet         prepared splits (+ task.json, label_counts.tsv)
 #   results/pvi/{model}/{task}.parquet                   one PVI row per held-out instance
-#   results/stats/{model}/{pairs,triples}/{group}.json   one test per pair / triple
+#   results/stats/{model}/pairs.tsv, triples.tsv         every pair / group test of a model
 #   results/groups/{model}/{similar,dissimilar,manual}.tsv
 #   results/train/{model}/{stl,mtl}/{group}/seed{seed}/  STL and MTL runs
 #   results/llm/{llm}/{task}/, results/baselines/{method}/{model}/, results/tables/
@@ -41,7 +41,6 @@ localrules:
     pvi,
     stats,
     groups,
-    collect_tests,
     select_groups,
     manual_groups,
 

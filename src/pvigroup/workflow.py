@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -57,18 +58,41 @@ def triple_ids(config, model: str) -> list[str]:
     return [g for k in range(3, top + 1) for g in combos(tasks, k)]
 
 
-def test_files(config, model: str, kind: str) -> list[str]:
-    ids = pair_ids(config, model) if kind == "pairs" else triple_ids(config, model)
-    return [f"results/stats/{model}/{kind}/{g}.json" for g in ids]
+#: Group sizes above 3 are tested exhaustively while they have at most this many groups; past
+#: it only groups whose every subgroup one task smaller was accepted (docs/statistics.md).
+EXHAUSTIVE_MAX = 1_000_000
+#: A model with more group tests than this writes ``triples.parquet`` instead of ``triples.tsv``.
+GROUP_TSV_MAX = 500_000
+
+
+def has_group_tests(config, model: str) -> bool:
+    """Whether ``model`` has groups of 3+ tasks to test (3+ tasks and max_group_size >= 3)."""
+    return min(int(config["stats"]["max_group_size"]), len(model_tasks(config, model))) >= 3
+
+
+def group_test_count(config, model: str) -> int:
+    """The groups tested exhaustively (size 3 and every size within :data:`EXHAUSTIVE_MAX`)."""
+    n = len(model_tasks(config, model))
+    counts = (math.comb(n, k) for k in range(3, min(int(config["stats"]["max_group_size"]), n) + 1))
+    return sum(c for k, c in enumerate(counts, 3) if k == 3 or c <= EXHAUSTIVE_MAX)
+
+
+def test_table(config, model: str, kind: str) -> str:
+    """The collected tests of ``model``: ``pairs.tsv``; ``triples.tsv``, or ``triples.parquet``
+    past :data:`GROUP_TSV_MAX` groups."""
+    if kind == "pairs":
+        return f"results/stats/{model}/pairs.tsv"
+    ext = "parquet" if group_test_count(config, model) > GROUP_TSV_MAX else "tsv"
+    return f"results/stats/{model}/triples.{ext}"
 
 
 def stats_targets(config) -> list[str]:
     """Per model: the collected tests, ``vinfo.tsv`` and (2+ tasks) the sensitivity tables."""
     out = []
     for m in sorted(config["models"]):
-        out.append(f"results/stats/{m}/pairs.tsv")
-        if triple_ids(config, m):
-            out.append(f"results/stats/{m}/triples.tsv")
+        out.append(test_table(config, m, "pairs"))
+        if has_group_tests(config, m):
+            out.append(test_table(config, m, "triples"))
         out.append(f"results/stats/{m}/vinfo.tsv")
         if len(model_tasks(config, m)) >= 2:
             out += [f"results/stats/{m}/sensitivity.tsv",

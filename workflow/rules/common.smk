@@ -1,4 +1,4 @@
-# Validate the config, define the job universe (tasks, models, pairs, triples) and thin input
+# Validate the config, define the job universe (tasks, models) and thin input
 # functions. Anything with a loop or a branch lives in pvigroup.workflow / pvigroup.config.
 import sys
 from pathlib import Path
@@ -30,8 +30,6 @@ config.update(_canonical)
 
 TASKS = sorted(config["tasks"])
 MODELS = sorted(config["models"])
-PAIRS = sorted({p for m in MODELS for p in wf.pair_ids(config, m)})
-TRIPLES = sorted({g for m in MODELS for g in wf.triple_ids(config, m)})
 # equivalence tests run only when the grouping uses them (a param change reruns the tests)
 # what a model-training or read-out job asks for: one GPU and 2 cores, or on a CPU-only run
 # (engine.device: cpu) no GPU and 1 core, so such jobs run side by side
@@ -42,8 +40,6 @@ TOST_MARGIN = config["grouping"]["tost_margin"] if config["grouping"]["test"] ==
 wildcard_constraints:
     task=wf.one_of(TASKS),
     model=wf.one_of(MODELS),
-    pair=wf.one_of(PAIRS),
-    triple=wf.one_of(TRIPLES),
     split="train|dev|test",
     seed=r"\d+",
 
@@ -93,22 +89,10 @@ def null_model_input_seed(wildcards):
     return f"results/pvi/{wildcards.model}/{wildcards.task}/prior.json"
 
 
-def pair_pvi_files(wildcards):
-    return [f"results/pvi/{wildcards.model}/{t}.parquet" for t in wf.group_tasks(wildcards.pair)]
-
-
-def triple_pvi_files(wildcards):
-    return [f"results/pvi/{wildcards.model}/{t}.parquet" for t in wf.group_tasks(wildcards.triple)]
-
-
-def collected_tests(wildcards):
-    return wf.test_files(config, wildcards.model, wildcards.kind)
-
-
 def select_groups_input(wildcards):
-    files = {"pairs": f"results/stats/{wildcards.model}/pairs.tsv"}
-    if wf.triple_ids(config, wildcards.model):
-        files["triples"] = f"results/stats/{wildcards.model}/triples.tsv"
+    files = {"pairs": wf.test_table(config, wildcards.model, "pairs")}
+    if wf.has_group_tests(config, wildcards.model):
+        files["triples"] = wf.test_table(config, wildcards.model, "triples")
     return files
 
 
@@ -133,7 +117,8 @@ EXTRA_TARGETS = []
 
 
 def manual_groups_of_model(wildcards):
-    return wf.manual_groups_for(config, wildcards.model)
+    """This model's grouping.manual entries (name, tasks as listed, role), in listed order."""
+    return wf.manual_entries_for(config, wildcards.model)
 
 
 def demo_corpus_archive(wildcards):

@@ -1,15 +1,17 @@
-# Tests of difference between the PVI distributions of every pair and every triple of tasks,
-# each task's V-information with its bootstrap CI, and the sample-size sensitivity of the grouping.
+# Tests of difference between the PVI distributions of every pair and every group of tasks (one
+# job per model for the pairs, one for the groups), each task's V-information with its bootstrap
+# CI, and the sample-size sensitivity of the grouping.
 
 
 include: "stats_inputs.smk"
 
 
-rule pair_test:
+rule pair_tests:
+    # every pair of the model's tasks in one job (vectorised t tests), one row per pair
     input:
-        pair_pvi_files,
+        stats_model_pvi_files,
     output:
-        "results/stats/{model}/pairs/{pair}.json",
+        "results/stats/{model}/pairs.tsv",
     params:
         method=config["stats"]["pair_test"],
         seed=config["stats"]["seed"],
@@ -17,45 +19,41 @@ rule pair_test:
         tost_variance=config["grouping"]["tost_variance"],
         bootstrap_resamples=config["stats"]["bootstrap"]["resamples"],
         bootstrap_seed=config["stats"]["bootstrap"]["seed"],
+        bootstrap_max_pairs=config["stats"]["bootstrap"]["max_pairs"],
+        correction=config["stats"]["correction"],
+        alpha=config["stats"]["alpha"],
+        test=config["grouping"]["test"],
     log:
-        "logs/stats/{model}/pairs/{pair}.log",
+        "logs/stats/{model}/pair_tests.log",
     conda:
         "../../envs/stats.yaml"
     script:
-        "../scripts/run_test.py"
+        "../scripts/run_pair_tests.py"
 
 
-use rule pair_test as triple_test with:
+rule group_tests:
+    # every group of 3 .. max_group_size tasks in one job (vectorised ANOVA; larger sizes pruned
+    # past pvigroup.workflow.EXHAUSTIVE_MAX); parquet past GROUP_TSV_MAX groups
     input:
-        triple_pvi_files,
+        stats_model_pvi_files,
     output:
-        "results/stats/{model}/triples/{triple}.json",
+        "results/stats/{model}/triples.{ext}",
+    wildcard_constraints:
+        ext="tsv|parquet",
     params:
         method=config["stats"]["group_test"],
-        seed=config["stats"]["seed"],
+        max_group_size=config["stats"]["max_group_size"],
         tost_margin=TOST_MARGIN,
         tost_variance=config["grouping"]["tost_variance"],
-        bootstrap_resamples=config["stats"]["bootstrap"]["resamples"],
-        bootstrap_seed=config["stats"]["bootstrap"]["seed"],
-    log:
-        "logs/stats/{model}/triples/{triple}.log",
-
-
-rule collect_tests:
-    input:
-        collected_tests,
-    output:
-        "results/stats/{model}/{kind}.tsv",
-    wildcard_constraints:
-        kind="pairs|triples",
-    params:
         correction=config["stats"]["correction"],
+        alpha=config["stats"]["alpha"],
+        test=config["grouping"]["test"],
     log:
-        "logs/stats/{model}/collect_{kind}.log",
+        "logs/stats/{model}/group_tests_{ext}.log",
     conda:
         "../../envs/stats.yaml"
     script:
-        "../scripts/collect_tests.py"
+        "../scripts/run_group_tests.py"
 
 
 rule vinfo:

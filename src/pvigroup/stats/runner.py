@@ -1,0 +1,413 @@
+"""The workflow's test jobs: every pair, and every group of 3+ tasks, of a model in one process.
+
+:func:`run_pair_tests` writes ``results/stats/{model}/pairs.tsv``; :func:`run_group_tests`
+writes ``triples.tsv`` (or ``triples.parquet`` past :data:`pvigroup.workflow.GROUP_TSV_MAX`
+groups). Each reads the model's PVI files once. The columns are those of :func:`collect_tests`
+(the same numbers as one :func:`run_test` per group), then each task's ``n_i, mean_i, sd_i``
+and, for pairs, ``subsample`` (paired test) and ``boot_resamples`` / ``boot_seed`` (the
+bootstrap CI's settings). Same inputs, same bytes: rows sorted by size and group id, floats
+written with a fixed format, random streams seeded per pair.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from statsmodels.stats.multitest import multipletests
+
+from pvigroup.errors import PvigroupError
+from pvigroup.io import read_parquet, read_tsv, write_tsv
+from pvigroup.stats import vectorised as vec
+from pvigroup.stats._base import (
+    CORRECTIONS,
+    GROUP_METHODS,
+    PAIR_METHODS,
+    TEST_COLUMNS,
+    TOST_VARIANCES,
+    _check_choice,
+)
+from pvigroup.stats.files import _load_pvi, _pair_bootstrap, pair_bootstrap_seed
+from pvigroup.stats.tests import group_test, pair_test
+from pvigroup.workflow import EXHAUSTIVE_MAX, group_id
+
+log = logging.getLogger(__name__)
+
+_CHUNK_ROWS = 1_000_000  # groups tested (and written) at once
+
+
+def read_test_table(path: str | Path) -> pd.DataFrame:
+    """A ``pairs.tsv`` / ``triples.tsv`` / ``triples.parquet`` table."""
+    path = Path(path)
+    return read_parquet(path) if path.suffix == ".parquet" else read_tsv(path)
+
+
+def _check_common(correction: str, test: str, tost_margin: float | None,
+                  tost_variance: str, alpha: float) -> None:
+    _check_choice(correction, CORRECTIONS, "correction")
+    _check_choice(test, ("significance", "tost"), "grouping test")
+    _check_choice(tost_variance, TOST_VARIANCES, "TOST variance")
+    if test == "tost" and tost_margin is None:
+        raise ValueError("grouping test 'tost' needs a tost_margin")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+
+
+def _load(pvi_files: Sequence[str | Path], least: int, out: str | Path):
+    loaded = _load_pvi(pvi_files)
+    if len(loaded) < least:
+        raise PvigroupError(f"{out}: needs the PVI of at least {least} tasks, got {len(loaded)} "
+                            f"({', '.join(map(str, pvi_files)) or 'none'})")
+    samples = {t: x for t, (_, x) in sorted(loaded.items())}
+    return loaded, samples, vec.summarise(samples)
+
+
+def _where(loaded, names: Sequence[str]) -> str:
+    return ", ".join(str(loaded[t][0]) for t in names)
+
+
+def _ids(names: Sequence[str], idx: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Group ids (``a__b``) and task lists (``a,b``) of the rows of ``idx``."""
+    arr = pa.array(list(names), type=pa.string())
+    parts = [arr.take(pa.array(idx[:, c])) for c in range(idx.shape[1])]
+    if len(parts) == 1:
+        return parts[0], parts[0]
+    return (pc.binary_join_element_wise(*parts, "__"),
+            pc.binary_join_element_wise(*parts, ","))
+
+
+def _accepted(cols: dict[str, np.ndarray], test: str, alpha: float,
+              p: np.ndarray | None = None) -> np.ndarray:
+    """The grouping's acceptance of each row: p > alpha, or TOST p < alpha."""
+    if test == "tost":
+        return cols["tost_pvalue"] < alpha
+    return (cols["pvalue"] if p is None else p) > alpha
+
+
+def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
+    return multipletests(p, method=correction)[1] if len(p) else p
+
+
+def _frame(names, idx, cols: dict[str, Any], *, model: str, test: str, size_width: int,
+           s: vec.Summaries, tost: tuple[float, str] | None) -> pd.DataFrame:
+    """The table rows of one chunk, in the column order of :func:`collect_tests`."""
+    rows = len(idx)
+    group, tasks = _ids(names, idx)
+    nan = np.full(rows, math.nan)
+    data: dict[str, Any] = {
+        "group": group.to_numpy(zero_copy_only=False),
+        "tasks": tasks.to_numpy(zero_copy_only=False),
+        "size": np.full(rows, idx.shape[1], dtype=np.int64),
+        "model": np.full(rows, model, dtype=object),
+        "test": np.full(rows, test, dtype=object),
+    }
+    for c in TEST_COLUMNS[5:]:
+        data[c] = cols.get(c, nan)
+    data["n_total"] = np.asarray(data["n_total"]).astype(np.int64)
+    if tost is not None:
+        data["tost_pvalue"] = cols["tost_pvalue"]
+        data["tost_margin"] = np.full(rows, float(tost[0]))
+        data["tost_variance"] = np.full(rows, tost[1], dtype=object)
+    if "pvalue_adj" in cols:
+        data["pvalue_adj"] = cols["pvalue_adj"]
+    data.update(vec.per_task_columns(s, idx, size_width))
+    for extra in ("subsample", "boot_resamples", "boot_seed"):
+        if extra in cols:
+            data[extra] = cols[extra]
+    return pd.DataFrame(data)
+
+
+def _sorted(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    if vec.lexicographic_is_id_order(names):
+        return frame.reset_index(drop=True)
+    return frame.sort_values(["size", "group"], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Pairs
+# --------------------------------------------------------------------------------------------
+def _pair_loop(samples, s: vec.Summaries, ij: np.ndarray, method: str, seed: int, loaded):
+    """Pair tests that need the samples (paired t), one :func:`pair_test` each."""
+    keys = ("statistic", "pvalue", "df", "n_total", "mean_diff", "hedges_g", "eta2", "omega2")
+    cols = {c: np.empty(len(ij)) for c in (*keys, "mean_diff_lo", "mean_diff_hi", "subsample")}
+    for r, (a, b) in enumerate(ij):
+        x, y = s.names[a], s.names[b]
+        try:
+            res = pair_test(samples[x], samples[y], names=(x, y), method=method, seed=seed)
+        except PvigroupError as err:
+            raise PvigroupError(f"{_where(loaded, (x, y))}: {err}") from None
+        d = {"statistic": res.statistic, "pvalue": res.pvalue, "df": res.df,
+             "n_total": sum(res.n.values()), **res.effect}
+        for c in keys:
+            cols[c][r] = d[c]
+        cols["mean_diff_lo"][r], cols["mean_diff_hi"][r] = d["mean_diff_ci"]
+        cols["subsample"][r] = res.options.get("subsample", math.nan)
+    return cols
+
+
+def run_pair_tests(
+    pvi_files: Sequence[str | Path],
+    out_tsv: str | Path,
+    *,
+    method: str,
+    model: str,
+    seed: int = 42,
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    bootstrap_resamples: int = 0,
+    bootstrap_seed: int = 42,
+    bootstrap_max_pairs: int | None = None,
+    correction: str = "none",
+    alpha: float = 0.01,
+    test: str = "significance",
+) -> pd.DataFrame:
+    """Test every pair of the model's tasks and write ``pairs.tsv``.
+
+    Parameters
+    ----------
+    pvi_files : sequence of paths
+        The model's ``results/pvi/{model}/{task}.parquet`` files (at least 2 tasks).
+    out_tsv : path
+    method, seed, tost_margin, tost_variance, bootstrap_resamples, bootstrap_seed :
+        As in :func:`run_test` (``student``/``welch`` vectorised, ``paired`` one test per pair).
+    bootstrap_max_pairs : int or None
+        The percentile bootstrap CI of each pair's difference (``stats.bootstrap``) is computed
+        for every pair when the model has at most this many pairs (None: always); past it only
+        for the pairs the grouping accepts (``alpha``, ``test``, ``correction``), the ones the
+        tables report. The t CI (``mean_diff_lo/hi``) is always there. ``boot_resamples`` is 0
+        in rows without a bootstrap CI.
+    correction : str
+        Multiple-comparison correction over all pairs (``pvalue_adj``).
+    alpha, test :
+        ``stats.alpha`` and ``grouping.test``, which decide the pairs the grouping accepts.
+
+    Returns
+    -------
+    DataFrame
+        The table written.
+    """
+    _check_choice(method, PAIR_METHODS, "pair test method")
+    _check_common(correction, test, tost_margin, tost_variance, alpha)
+    loaded, samples, s = _load(pvi_files, 2, out_tsv)
+    names = s.names
+    ij = next(vec.combo_chunks(len(names), 2, chunk=1 << 62))
+    try:
+        if method in vec.VECTOR_PAIR_METHODS:
+            cols = vec.pair_columns(s, ij, method)
+        else:
+            cols = _pair_loop(samples, s, ij, method, seed, loaded)
+        if tost_margin is not None:
+            cols["tost_pvalue"] = vec.tost_pvalues(s, ij, float(tost_margin), tost_variance)
+    except PvigroupError as err:
+        raise PvigroupError(f"{out_tsv}: {err}") from None
+    if correction != "none":
+        cols["pvalue_adj"] = _adjust(cols["pvalue"], correction)
+    boot_lo, boot_hi = np.full(len(ij), math.nan), np.full(len(ij), math.nan)
+    resamples = np.zeros(len(ij), dtype=np.int64)
+    stream = np.zeros(len(ij), dtype=np.int64)
+    if bootstrap_resamples:
+        everyone = bootstrap_max_pairs is None or len(ij) <= bootstrap_max_pairs
+        which = (np.arange(len(ij)) if everyone else np.flatnonzero(
+            _accepted(cols, test, alpha, cols.get("pvalue_adj"))))
+        if not everyone:
+            log.info("bootstrap CIs for the %d accepted of %d pairs (stats.bootstrap.max_pairs "
+                     "%d)", len(which), len(ij), bootstrap_max_pairs)
+        for r in which:
+            x, y = names[ij[r, 0]], names[ij[r, 1]]
+            ci = _pair_bootstrap(samples[x], samples[y], names=(x, y), method=method, seed=seed,
+                                 resamples=bootstrap_resamples, base_seed=bootstrap_seed)
+            boot_lo[r], boot_hi[r] = ci.low, ci.high
+            resamples[r] = ci.resamples
+            stream[r] = pair_bootstrap_seed(bootstrap_seed, group_id((x, y)))
+    cols.update(mean_diff_boot_lo=boot_lo, mean_diff_boot_hi=boot_hi,
+                boot_resamples=resamples, boot_seed=stream)
+    if method != "paired":
+        cols.pop("subsample", None)
+    tost = (float(tost_margin), tost_variance) if tost_margin is not None else None
+    table = _sorted(_frame(names, ij, cols, model=model, test=method, size_width=2, s=s,
+                           tost=tost), names)
+    write_tsv(table, out_tsv)
+    accepted = int(_accepted(cols, test, alpha, cols.get("pvalue_adj")).sum())
+    log.info("%s: %d pairs tested (%s), %d accepted", model, len(table), method, accepted)
+    return table
+
+
+# --------------------------------------------------------------------------------------------
+# Groups of 3 or more
+# --------------------------------------------------------------------------------------------
+def _group_loop(samples, s: vec.Summaries, idx: np.ndarray, method: str, loaded):
+    """Group tests that need the samples (Alexander-Govern, Kruskal-Wallis)."""
+    keys = ("statistic", "pvalue", "df", "n_total", "eta2", "omega2")
+    cols = {c: np.empty(len(idx)) for c in keys}
+    for r, row in enumerate(idx):
+        group = [s.names[i] for i in row]
+        try:
+            res = group_test({t: samples[t] for t in group}, method=method)
+        except PvigroupError as err:
+            raise PvigroupError(f"{_where(loaded, group)}: {err}") from None
+        d = {"statistic": res.statistic, "pvalue": res.pvalue, "df": res.df,
+             "n_total": sum(res.n.values()), **res.effect}
+        for c in keys:
+            cols[c][r] = d[c]
+    return cols
+
+
+def _group_cols(samples, s, idx, method, matrix, loaded):
+    if method in vec.VECTOR_GROUP_METHODS:
+        cols = vec.group_columns(s, idx, method)
+    else:
+        cols = _group_loop(samples, s, idx, method, loaded)
+    if matrix is not None:
+        cols["tost_pvalue"] = vec.group_tost(matrix, idx)
+    return cols
+
+
+def group_candidates(n_tasks: int, max_group_size: int,
+                     accepted_of_size) -> Iterator[tuple[int, Iterator[np.ndarray], bool]]:
+    """Per size k = 3 .. max_group_size: ``(k, chunks of candidate groups, pruned)``.
+
+    Size 3, and any size with at most :data:`pvigroup.workflow.EXHAUSTIVE_MAX` groups, is tested
+    exhaustively; past that only groups whose every (k-1)-subgroup was accepted
+    (``accepted_of_size(k - 1)``, apriori pruning).
+    """
+    for k in range(3, min(max_group_size, n_tasks) + 1):
+        if k == 3 or math.comb(n_tasks, k) <= EXHAUSTIVE_MAX:
+            yield k, vec.combo_chunks(n_tasks, k, _CHUNK_ROWS), False
+        else:
+            cand = vec.apriori_candidates(accepted_of_size(k - 1))
+            yield k, iter([cand] if len(cand) else []), True
+
+
+def run_group_tests(
+    pvi_files: Sequence[str | Path],
+    out: str | Path,
+    *,
+    method: str,
+    model: str,
+    max_group_size: int = 3,
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    correction: str = "none",
+    alpha: float = 0.01,
+    test: str = "significance",
+) -> int:
+    """Test every group of 3 .. ``max_group_size`` tasks and write ``triples.tsv`` / ``.parquet``.
+
+    Groups larger than 3 are tested exhaustively while a size has at most
+    :data:`pvigroup.workflow.EXHAUSTIVE_MAX` groups; past it only the groups whose every
+    subgroup one task smaller was accepted (``alpha``/``test`` on the raw p-values, TOST p for
+    ``test="tost"``). ``correction`` runs over every group tested. A ``.parquet`` ``out`` is
+    written in chunks (bounded memory; the table is not held whole unless the task names need
+    a re-sort, see :func:`pvigroup.stats.vectorised.lexicographic_is_id_order`).
+
+    Returns
+    -------
+    int
+        The number of groups tested (rows written).
+    """
+    _check_choice(method, GROUP_METHODS, "group test method")
+    _check_common(correction, test, tost_margin, tost_variance, alpha)
+    if max_group_size < 3:
+        raise ValueError(f"max_group_size must be >= 3 for group tests, got {max_group_size}")
+    loaded, samples, s = _load(pvi_files, 3, out)
+    names, width = s.names, min(max_group_size, len(s.names))
+    try:
+        matrix = (vec.tost_matrix(s, float(tost_margin), tost_variance)
+                  if tost_margin is not None else None)
+    except PvigroupError as err:
+        raise PvigroupError(f"{out}: {err}") from None
+    tost = (float(tost_margin), tost_variance) if tost_margin is not None else None
+    accepted: dict[int, list[np.ndarray]] = {}
+    pvalues: list[np.ndarray] = []
+
+    def acc(k: int) -> np.ndarray:
+        return (np.concatenate(accepted[k]) if accepted.get(k)
+                else np.empty((0, k), dtype=np.int64))
+
+    frames: list[pd.DataFrame] = []
+    stream = str(out).endswith(".parquet") and vec.lexicographic_is_id_order(names)
+    two_pass = stream and correction != "none"
+    writer = None
+    try:
+        for k, chunks, pruned in group_candidates(len(names), max_group_size, acc):
+            n_k = 0
+            for idx in chunks:
+                cols = _group_cols(samples, s, idx, method, matrix, loaded)
+                accepted.setdefault(k, []).append(idx[_accepted(cols, test, alpha)])
+                n_k += len(idx)
+                if two_pass:  # the correction needs every p first; write in a second pass
+                    pvalues.append(cols["pvalue"])
+                    continue
+                frame = _frame(names, idx, cols, model=model, test=method, size_width=width,
+                               s=s, tost=tost)
+                if stream:
+                    writer = _write_chunk(writer, frame, out)
+                else:
+                    frames.append(frame)
+            log.info("%s: %d groups of %d tested%s, %d accepted", model, n_k, k,
+                     " (pruned: every subgroup accepted)" if pruned else "",
+                     len(acc(k)))
+        if two_pass:
+            adj = _adjust(np.concatenate(pvalues) if pvalues else np.empty(0), correction)
+            start = 0
+            for _, chunks, _ in group_candidates(len(names), max_group_size, acc):
+                for idx in chunks:  # the same candidates (acc is complete after pass one)
+                    cols = _group_cols(samples, s, idx, method, matrix, loaded)
+                    cols["pvalue_adj"] = adj[start:start + len(idx)]
+                    start += len(idx)
+                    writer = _write_chunk(writer, _frame(
+                        names, idx, cols, model=model, test=method, size_width=width, s=s,
+                        tost=tost), out)
+    except PvigroupError as err:
+        raise PvigroupError(f"{out}: {err}") from None
+    finally:
+        if writer is not None:
+            writer.close()
+    if stream:
+        if writer is None:  # nothing tested: an empty table with the columns
+            _empty_table(names, width, model, method, tost, correction).to_parquet(out,
+                                                                                     index=False)
+        return pq.ParquetFile(out).metadata.num_rows
+    table = (pd.concat(frames, ignore_index=True) if frames
+             else _empty_table(names, width, model, method, tost, "none"))
+    if correction != "none":
+        table.insert(table.columns.get_loc("omega2") + 1 + (3 if tost else 0), "pvalue_adj",
+                     _adjust(table["pvalue"].to_numpy(), correction))
+    table = _sorted(table, names)
+    if str(out).endswith(".parquet"):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        table.to_parquet(out, index=False)
+    else:
+        write_tsv(table, out)
+    return len(table)
+
+
+def _empty_table(names, width, model, method, tost, correction) -> pd.DataFrame:
+    s = vec.Summaries(tuple(names), np.ones(len(names)), np.zeros(len(names)),
+                      np.zeros(len(names)))
+    idx = np.empty((0, 3), dtype=np.int64)
+    cols = {c: np.empty(0) for c in ("statistic", "pvalue", "df", "df2", "n_total", "eta2",
+                                     "omega2", "tost_pvalue")}
+    if correction != "none":
+        cols["pvalue_adj"] = np.empty(0)
+    return _frame(names, idx, cols, model=model, test=method, size_width=width, s=s, tost=tost)
+
+
+def _write_chunk(writer, frame: pd.DataFrame, out):
+    tab = pa.Table.from_pandas(frame, preserve_index=False)
+    if writer is None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        writer = pq.ParquetWriter(out, tab.schema)
+    writer.write_table(tab)
+    return writer
+
+
+__all__ = ["group_candidates", "read_test_table", "run_group_tests", "run_pair_tests"]

@@ -1,0 +1,335 @@
+"""Sensitivity of the tests and the grouping to the per-task sample size."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.multitest import multipletests
+
+from pvigroup.errors import PvigroupError
+from pvigroup.io import write_tsv
+from pvigroup.stats._base import (
+    CORRECTIONS,
+    GROUP_METHODS,
+    PAIR_METHODS,
+    _as_sample,
+    _check_choice,
+    _stable_seed,
+)
+from pvigroup.stats.equivalence import tost
+from pvigroup.stats.files import _load_pvi
+from pvigroup.stats.tests import group_test, pair_test
+from pvigroup.workflow import group_id
+
+log = logging.getLogger(__name__)
+
+
+def sensitivity_sizes(n_by_task: Mapping[str, int], sizes: Sequence[int]) -> list[int]:
+    """Common per-task sample sizes of the sensitivity analysis.
+
+    The rule: the smallest task's n (the largest size every task can supply without
+    replacement) plus each configured size that is <= that n, distinct, ascending. Configured
+    sizes larger than the smallest task are dropped (logged).
+    """
+    if not n_by_task:
+        raise ValueError("no tasks")
+    n_min = min(n_by_task.values())
+    bad = [s for s in sizes if int(s) < 2]
+    if bad:
+        raise ValueError(f"sensitivity sizes must be >= 2, got {bad}")
+    dropped = sorted({int(s) for s in sizes if s > n_min})
+    if dropped:
+        log.info("sensitivity: sizes %s exceed the smallest task's n=%d, skipped", dropped, n_min)
+    return sorted({n_min, *(int(s) for s in sizes if s <= n_min)})
+
+
+SENSITIVITY_COLUMNS = (
+    "n_per_task",
+    "group",
+    "tasks",
+    "size",
+    "test",
+    "statistic",
+    "pvalue",
+    "accepted",
+    "selected",
+)
+SUMMARY_COLUMNS = (
+    "n_per_task",
+    "pairs_tested",
+    "pairs_accepted",
+    "triples_tested",
+    "triples_accepted",
+    "n_selected",
+    "selected_groups",
+    "same_as_largest",
+)
+
+
+def sensitivity(
+    pvi_by_task: Mapping[str, np.ndarray],
+    sizes: Sequence[int],
+    *,
+    alpha: float = 0.01,
+    method: str = "student",
+    group_method: str = "anova",
+    seed: int = 42,
+    max_group_size: int = 3,
+    rule: str = "paper",
+    size_priority: str = "larger",
+    test: str = "significance",
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    correction: str = "none",
+) -> pd.DataFrame:
+    """Rerun the tests and the grouping on equal-size subsamples of every task.
+
+    For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
+    without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
+    2 to ``max_group_size`` tasks is tested (pairs with ``method``, larger groups with
+    ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
+    the same acceptance rule, tie-break and size priority as the workflow.
+
+    Parameters
+    ----------
+    pvi_by_task : mapping task -> 1-d array
+        Per-instance PVI of each task (at least 2 tasks).
+    sizes : sequence of int
+        Configured common sizes (``stats.sensitivity_sizes``).
+    alpha, rule, size_priority :
+        As in :func:`pvigroup.groups.select_groups`.
+    method, group_method : str
+        Pair and group test (``stats.pair_test``, ``stats.group_test``).
+    seed : int
+        Seed of the subsamples (and of the ``paired`` test's pairing).
+    max_group_size : int
+        Largest group tested.
+    test : {"significance", "tost"}
+        The grouping's acceptance rule (``grouping.test``); ``tost`` needs ``tost_margin`` and
+        adds a ``tost_pvalue`` column (a group's is the largest of its pairs', as
+        :func:`tost_group`).
+    tost_margin : float or None
+        Equivalence margin in bits.
+    tost_variance : {"pooled", "unequal"}
+    correction : str
+        Multiple-comparison correction (:data:`CORRECTIONS`), applied at each size to the pairs
+        and to the larger groups separately, as ``pairs.tsv`` and ``triples.tsv`` are; adds
+        ``pvalue_adj``, which then decides acceptance under ``significance``.
+
+    Returns
+    -------
+    DataFrame
+        One row per (size, group): :data:`SENSITIVITY_COLUMNS` (``accepted``: the group passes
+        the acceptance rule; ``selected``: kept by the greedy grouping), then ``tost_pvalue``
+        and ``pvalue_adj`` when used; sorted by ``n_per_task``, ``size``, ``group``.
+
+    Raises
+    ------
+    ValueError
+        Unknown option, fewer than 2 tasks, or ``test="tost"`` without a margin.
+    """
+    from pvigroup.groups import select_groups  # the grouping imports nothing of stats
+
+    _check_choice(method, PAIR_METHODS, "pair test method")
+    _check_choice(group_method, GROUP_METHODS, "group test method")
+    _check_choice(test, ("significance", "tost"), "grouping test")
+    _check_choice(correction, CORRECTIONS, "correction")
+    if test == "tost" and tost_margin is None:
+        raise ValueError("grouping test 'tost' needs a tost_margin")
+    data = {t: _as_sample(x, t) for t, x in pvi_by_task.items()}
+    if len(data) < 2:
+        raise ValueError(f"sensitivity needs at least 2 tasks, got {len(data)}")
+    tasks = sorted(data)
+    cols = list(SENSITIVITY_COLUMNS)
+    if test == "tost":
+        cols.append("tost_pvalue")
+    if correction != "none":
+        cols.append("pvalue_adj")
+    frames = []
+    for m in sensitivity_sizes({t: x.size for t, x in data.items()}, sizes):
+        sub = {
+            t: data[t][
+                np.random.default_rng(_stable_seed(seed, m, t)).permutation(data[t].size)[:m]
+            ]
+            for t in tasks
+        }
+        pair_tost: dict[str, float] = {}
+        if test == "tost":
+            for x, y in itertools.combinations(tasks, 2):
+                r = tost(sub[x], sub[y], tost_margin, variance=tost_variance, names=(x, y))
+                pair_tost[group_id((x, y))] = r.pvalue
+        table = []
+        for k in range(2, min(max_group_size, len(tasks)) + 1):
+            for combo in itertools.combinations(tasks, k):
+                if k == 2:
+                    r = pair_test(
+                        sub[combo[0]], sub[combo[1]], names=combo, method=method, seed=seed
+                    )
+                else:
+                    r = group_test({t: sub[t] for t in combo}, method=group_method)
+                row = {
+                    "n_per_task": m,
+                    "group": r.group,
+                    "tasks": ",".join(combo),
+                    "size": k,
+                    "test": r.test,
+                    "statistic": r.statistic,
+                    "pvalue": r.pvalue,
+                }
+                if test == "tost":
+                    row["tost_pvalue"] = max(
+                        pair_tost[group_id(pr)] for pr in itertools.combinations(combo, 2)
+                    )
+                table.append(row)
+        tests = pd.DataFrame(table)
+        if correction != "none":
+            tests["pvalue_adj"] = np.nan
+            for is_pair in (True, False):
+                rows = (tests["size"] == 2) == is_pair
+                if rows.any():
+                    tests.loc[rows, "pvalue_adj"] = multipletests(
+                        tests.loc[rows, "pvalue"].to_numpy(), method=correction
+                    )[1]
+        similar, _ = select_groups(
+            tests,
+            alpha=alpha,
+            rule=rule,
+            test=test,
+            size_priority=size_priority,
+            where=f"sensitivity tests at n={m}",
+        )
+        if test == "tost":
+            tests["accepted"] = tests["tost_pvalue"] < alpha
+        else:
+            p = tests["pvalue_adj"] if correction != "none" else tests["pvalue"]
+            tests["accepted"] = p > alpha
+        tests["selected"] = tests["group"].isin(set(similar["group"]))
+        frames.append(tests[cols])
+    out = pd.concat(frames, ignore_index=True)
+    out["accepted"] = out["accepted"].astype(bool)
+    out["selected"] = out["selected"].astype(bool)
+    return out.sort_values(["n_per_task", "size", "group"], kind="stable").reset_index(drop=True)
+
+
+def sensitivity_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per common size: how many groups were tested and accepted, and which were selected.
+
+    Parameters
+    ----------
+    table : DataFrame
+        The output of :func:`sensitivity`.
+
+    Returns
+    -------
+    DataFrame
+        :data:`SUMMARY_COLUMNS`: ``pairs_*`` count pairs, ``triples_*`` groups of 3 or more
+        tasks; ``selected_groups`` the selected similar group ids joined by ``;`` (sorted,
+        empty when none); ``same_as_largest`` whether that selection equals the one at the
+        largest common size (the smallest task's n), i.e. whether the grouping survives
+        subsampling to this n.
+    """
+    rows = []
+    selections: dict[int, tuple[str, ...]] = {}
+    for m, part in table.groupby("n_per_task", sort=True):
+        pairs = part[part["size"] == 2]
+        larger = part[part["size"] > 2]
+        chosen = tuple(sorted(part.loc[part["selected"].astype(bool), "group"]))
+        selections[int(m)] = chosen
+        rows.append(
+            {
+                "n_per_task": int(m),
+                "pairs_tested": len(pairs),
+                "pairs_accepted": int(pairs["accepted"].astype(bool).sum()),
+                "triples_tested": len(larger),
+                "triples_accepted": int(larger["accepted"].astype(bool).sum()),
+                "n_selected": len(chosen),
+                "selected_groups": ";".join(chosen),
+            }
+        )
+    out = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    if rows:
+        largest = selections[max(selections)]
+        out["same_as_largest"] = [selections[int(m)] == largest for m in out["n_per_task"]]
+    return out
+
+
+def run_sensitivity(
+    pvi_files: Sequence[str | Path],
+    out_tsv: str | Path,
+    summary_tsv: str | Path,
+    *,
+    sizes: Sequence[int],
+    alpha: float = 0.01,
+    method: str = "student",
+    group_method: str = "anova",
+    seed: int = 42,
+    max_group_size: int = 3,
+    rule: str = "paper",
+    size_priority: str = "larger",
+    test: str = "significance",
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    correction: str = "none",
+    model: str = "",
+) -> pd.DataFrame:
+    """Write ``sensitivity.tsv`` (:func:`sensitivity`) and ``sensitivity_summary.tsv``.
+
+    Parameters
+    ----------
+    pvi_files : sequence of paths
+        The model's PVI files, at least 2 tasks.
+    out_tsv, summary_tsv : path
+        The per-(size, group) table and its per-size summary (:func:`sensitivity_summary`).
+    sizes, alpha, method, group_method, seed, max_group_size, rule, size_priority, test,
+    tost_margin, tost_variance, correction :
+        As in :func:`sensitivity` (the workflow passes the ``stats`` and ``grouping`` config).
+    model : str
+        Model key, written in a ``model`` column of both files.
+
+    Returns
+    -------
+    DataFrame
+        The per-(size, group) table written to ``out_tsv``.
+    """
+    loaded = _load_pvi(pvi_files)
+    if len(loaded) < 2:
+        raise PvigroupError(
+            f"{out_tsv}: the sensitivity analysis needs the PVI of at least 2 tasks, got "
+            f"{len(loaded)} ({', '.join(map(str, pvi_files)) or 'none'})"
+        )
+    table = sensitivity(
+        {t: x for t, (_, x) in loaded.items()},
+        sizes,
+        alpha=alpha,
+        method=method,
+        group_method=group_method,
+        seed=seed,
+        max_group_size=max_group_size,
+        rule=rule,
+        size_priority=size_priority,
+        test=test,
+        tost_margin=tost_margin,
+        tost_variance=tost_variance,
+        correction=correction,
+    )
+    summary = sensitivity_summary(table)
+    table.insert(0, "model", model)
+    summary.insert(0, "model", model)
+    write_tsv(table, out_tsv)
+    write_tsv(summary, summary_tsv)
+    for r in summary.itertuples():
+        log.info(
+            "n=%d per task: %d/%d pairs and %d/%d larger groups accepted; selected: %s",
+            r.n_per_task,
+            r.pairs_accepted,
+            r.pairs_tested,
+            r.triples_accepted,
+            r.triples_tested,
+            r.selected_groups or "none",
+        )
+    return table
