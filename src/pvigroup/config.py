@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pvigroup.errors import PvigroupError
-from pvigroup.workflow import NAME_RE
+from pvigroup.workflow import NAME_RE, NAME_RULE
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
     for name in list(tasks) + list(models):
         if not NAME_RE.match(str(name)):
             raise PvigroupError(
-                f"{where}: name {name!r} is not allowed (letters, digits, '-', '_', never '__')")
+                f"{where}: name {name!r} is not allowed: {NAME_RULE}")
     for name, task in tasks.items():
         key = f"{where}: tasks.{name}"
         labels = [str(v) for v in task["labels"]]
@@ -131,6 +131,8 @@ def validate_config(config: dict, schema_path: str | Path, *, where: str = "conf
         message = err.message
         if err.validator == "additionalProperties":
             message = f"unknown key: {message}"
+        elif err.validator == "pattern" and err.validator_value == NAME_RE.pattern:
+            message = f"name {err.instance!r} is not allowed: {NAME_RULE}"
         raise PvigroupError(f"{where}: {key}: {message}")
     validate(config, str(schema_path))
     fill_defaults(config, schema)

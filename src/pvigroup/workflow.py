@@ -11,6 +11,8 @@ from pathlib import Path
 
 SEP = "__"
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]|_(?!_))*$")
+NAME_RULE = ("names are letters, digits, hyphens and single underscores, start with a letter or "
+             "digit, and never contain a double underscore ('__' joins task names into group ids)")
 
 
 def group_id(tasks: Iterable[str]) -> str:

@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 from pvigroup.data import prepare_task
@@ -8,5 +9,6 @@ run_script(
     snakemake.wildcards.task,
     snakemake.params.task,
     Path(snakemake.output.info).parent,
+    console=sys.stderr,  # WARNING lines on the console too; run_script sends the rest to the log
     log_path=snakemake.log[0],
 )

@@ -42,6 +42,7 @@ from pvigroup.data.options import (
     task_options,
     value_text,
 )
+from pvigroup.data.overlap import NORMALISATION, normalise_text, overlap_report
 from pvigroup.data.prepare import prepare_task
 from pvigroup.data.sources import (
     HF_DEFAULT_SPLITS,
@@ -67,6 +68,7 @@ __all__ = [
     "HF_DEFAULT_SPLITS",
     "MIN_HELD_OUT_PER_CLASS",
     "MIN_HELD_OUT_ROWS",
+    "NORMALISATION",
     "SPLITS",
     "SUFFIX_FORMATS",
     "SourceSplit",
@@ -78,6 +80,8 @@ __all__ = [
     "detect_format",
     "format_fields",
     "label_counts",
+    "normalise_text",
+    "overlap_report",
     "prepare_task",
     "read_source",
     "read_table",

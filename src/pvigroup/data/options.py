@@ -40,6 +40,7 @@ class TaskOptions:
     stratify: bool
     max_rows: Mapping[str, int | None]
     max_rows_seed: int
+    drop_overlap: bool = False
 
     @property
     def pair(self) -> bool:
@@ -124,6 +125,7 @@ def task_options(name: str, task: Mapping[str, Any]) -> TaskOptions:
         stratify=bool(split.get("stratify", True)),
         max_rows={s: max_rows.get(s) for s in SPLITS},
         max_rows_seed=int(max_rows.get("seed", 42)),
+        drop_overlap=bool(task.get("drop_overlap", False)),
     )
 
 

@@ -6,12 +6,19 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pandas as pd
 
 from pvigroup.data.canonical import _check_unique_ids, canonical_split
-from pvigroup.data.options import COLUMNS, MIN_HELD_OUT_PER_CLASS, SPLITS, task_options
+from pvigroup.data.options import (
+    COLUMNS,
+    HELD_OUT,
+    MIN_HELD_OUT_PER_CLASS,
+    SPLITS,
+    task_options,
+)
+from pvigroup.data.overlap import overlap_report, overlap_summary
 from pvigroup.data.sources import read_source
 from pvigroup.data.splitting import (
     _Split,
@@ -26,7 +33,12 @@ log = logging.getLogger(__name__)
 
 
 def prepare_task(
-    name: str, task: Mapping[str, Any], out_dir: str | Path, *, base_dir: str | Path = "."
+    name: str,
+    task: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    base_dir: str | Path = ".",
+    console: TextIO | None = None,
 ) -> dict[str, Any]:
     """Read, validate and split one task, and write its prepared files.
 
@@ -41,6 +53,9 @@ def prepare_task(
         ``label_counts.tsv``.
     base_dir : path
         Relative source paths resolve against it.
+    console : text stream, optional
+        Also write the WARNING lines here (the rule passes the job's console, whose log file
+        gets every line anyway).
 
     Returns
     -------
@@ -56,7 +71,27 @@ def prepare_task(
     -----
     Rows keep a fixed order (by prepared split, then source split, then source row), so the same
     input gives byte-identical files. A row's id never depends on the split or subsample.
+
+    ``task.json`` records under ``overlap`` the held-out rows that share text with train
+    (:func:`pvigroup.data.overlap.overlap_report`, counted after subsampling, on the splits as
+    written) and logs one WARNING line when there are any; with the task's ``drop_overlap`` the
+    train rows sharing normalised text with dev or test are dropped (after subsampling, so
+    switching it on only removes rows). A dev file without a test file is said at WARNING too.
     """
+    handler = None
+    if console is not None:
+        handler = logging.StreamHandler(console)
+        handler.setLevel(logging.WARNING)
+        handler.setFormatter(logging.Formatter("pvigroup warning: %(message)s"))
+        log.addHandler(handler)
+    try:
+        return _prepare(name, task, Path(out_dir), Path(base_dir))
+    finally:
+        if handler is not None:
+            log.removeHandler(handler)
+
+
+def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) -> dict[str, Any]:
     opts = task_options(name, task)
     sources = read_source(name, task, base_dir)
     frames: dict[str, pd.DataFrame] = {}
@@ -73,6 +108,7 @@ def prepare_task(
         seed=opts.split_seed,
         stratify=opts.stratify,
     )
+    _say_policy(name, policy, task.get("source") or {}, opts.dev_fraction)
     for stream, split in enumerate(SPLITS):
         part = splits[split]
         limit = opts.max_rows[split]
@@ -86,9 +122,19 @@ def prepare_task(
         origin = part.origin if sub is part.frame else f"{part.origin}, max_rows {limit}"
         sub = sub.sort_values(["_rank", "_row"], kind="stable").reset_index(drop=True)
         splits[split] = _Split(sub, origin)
+    private = bool(task.get("private", False))
+    overlap, kept = overlap_report(
+        splits["train"].frame,
+        {s: splits[s].frame for s in HELD_OUT},
+        private=private,
+        drop=opts.drop_overlap,
+    )
+    if overlap["dropped_from_train"]:
+        dropped = overlap["dropped_from_train"]
+        origin = f"{splits['train'].origin}, less {dropped} rows sharing text with dev or test"
+        splits["train"] = _Split(kept, origin)
     check_splits(name, splits, opts)
 
-    out_dir = Path(out_dir)
     prepared = {s: splits[s].frame.loc[:, list(COLUMNS)] for s in SPLITS}
     fingerprints = {s: fingerprint_frame(prepared[s]) for s in SPLITS}
     counts = label_counts(prepared, opts.label_names)
@@ -97,7 +143,7 @@ def prepare_task(
         "labels": list(opts.label_names),
         "label_values": list(opts.label_values),
         "pair": opts.pair,
-        "private": bool(task.get("private", False)),
+        "private": private,
         "domain": task.get("domain", "general"),
         "description": task.get("description", ""),
         "text_fields": [str(f) for f in opts.text_fields],
@@ -117,7 +163,8 @@ def prepare_task(
             "stratify": opts.stratify,
         },
         "max_rows": {**opts.max_rows, "seed": opts.max_rows_seed},
-        "source": _source_record(task.get("source") or {}, Path(base_dir)),
+        "source": _source_record(task.get("source") or {}, base_dir),
+        "overlap": overlap,
     }
     for s in SPLITS:
         write_parquet(
@@ -134,8 +181,27 @@ def prepare_task(
         *(len(prepared[s]) for s in SPLITS),
         len(opts.label_values),
     )
+    summary = overlap_summary(name, overlap, {s: len(splits[s].frame) for s in HELD_OUT})
+    if summary:
+        log.warning("%s", summary)
     return json.loads(json.dumps(info, default=str))
 
+
+def _say_policy(name: str, policy: str, source: Mapping[str, Any], dev_fraction: float) -> None:
+    """Warn when a dev file comes without a test file: that file becomes the test set."""
+    files = source.get("files") or {}
+    if policy != "dev-as-test" or not files.get("dev"):
+        return
+    log.warning(
+        "task %s: source.files has a dev file (%s) but no test file: %s becomes the test set and "
+        "the dev (PVI) split is drawn from train (dev_fraction %g), the paper's split policy; "
+        "give source.files.test as well to keep %s as dev",
+        name,
+        files["dev"],
+        files["dev"],
+        dev_fraction,
+        files["dev"],
+    )
 
 
 def _source_record(source: Mapping[str, Any], base: Path) -> dict[str, Any]:

@@ -116,11 +116,15 @@ def read_table(
                 quoting=quoting,
             )
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            if fmt == "csv":
+                _refuse_if_tab_separated(path, encoding, columns=0)
             raise PvigroupError(f"{path}: cannot be read as {fmt}: {err}") from None
         except UnicodeDecodeError as err:
             raise PvigroupError(
                 f"{path}: not valid {encoding} ({err}); set source.encoding"
             ) from None
+        if fmt == "csv":
+            _refuse_if_tab_separated(path, encoding, columns=frame.shape[1])
         return frame, _csv_locator(path, sep, quoting, header, encoding)
     if fmt == "jsonl":
         return _read_jsonl(path, encoding)
@@ -131,6 +135,41 @@ def read_table(
             raise PvigroupError(f"{path}: cannot be read as parquet: {err}") from None
         return frame, _row_locator
     raise PvigroupError(f"{path}: unknown format '{fmt}'")
+
+
+def tab_fields(path: str | Path, encoding: str = "utf-8-sig", lines: int = 20) -> int:
+    """Fields per line when the first ``lines`` non-blank lines of ``path`` are tab-separated.
+
+    Returns the number of tab-separated fields when every one of those lines has a tab and all
+    have the same number of fields, else 0.
+    """
+    counts = set()
+    with Path(path).open(encoding=encoding, errors="replace", newline="") as fh:
+        for line in fh:
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if "\t" not in line:
+                return 0
+            counts.add(line.count("\t") + 1)
+            if len(counts) > 1:
+                return 0
+            lines -= 1
+            if lines == 0:
+                break
+    return counts.pop() if counts else 0
+
+
+def _refuse_if_tab_separated(path: Path, encoding: str, *, columns: int) -> None:
+    """Raise when a file read as csv looks tab-separated: its lines have consistently more
+    tab-separated fields than the ``columns`` the csv reading found (0: it failed)."""
+    fields = tab_fields(path, encoding)
+    if fields >= 2 and columns < fields:
+        raise PvigroupError(
+            f"{path}: this looks tab-separated: set format: tsv (source.format); read as csv it "
+            f"has {columns or 'no readable'} column(s), its lines have {fields} tab-separated "
+            "fields"
+        )
 
 
 def _csv_locator(
