@@ -21,7 +21,7 @@ from pvigroup.workflow import NAME_RE, NAME_RULE
 log = logging.getLogger(__name__)
 
 HPARAM_KEYS = ("epochs", "batch_size", "lr", "max_length", "grad_accum", "warmup_ratio",
-               "weight_decay", "seed")
+               "weight_decay", "seed", "max_grad_norm", "head")
 
 
 def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
@@ -58,7 +58,8 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
                 raise PvigroupError(
                     f"{where}: pvi.variability_seeds: {main} is already the main seed of task "
                     f"{name!r} (pvi.train.seed or its overrides); list only the extra seeds")
-    for i, group in enumerate((config.get("grouping") or {}).get("manual") or []):
+    for i, entry in enumerate((config.get("grouping") or {}).get("manual") or []):
+        group = entry.get("tasks") or [] if isinstance(entry, Mapping) else entry
         for t in group:
             if t not in tasks:
                 raise PvigroupError(

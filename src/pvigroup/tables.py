@@ -298,7 +298,8 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
         if not stage_configured(config, "train"):
             return _skip(n, "the train stage is off (train.enabled: false)")
         return TablePlan(n, {"aggregate": [f"{results}/train/{model}/aggregate.tsv"]},
-                         {**settings, "source": spec.source})
+                         {**settings, "source": spec.source,
+                          "listed": listed_groups(config, model, spec.source, tasks)})
 
     # baseline comparison
     if not stage_configured(config, "train"):
@@ -308,6 +309,21 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
     return TablePlan(
         n, {"comparison": [f"{results}/baselines/{spec.method}/{model}/comparison.tsv"]},
         {**settings, "method": spec.method})
+
+
+def listed_groups(config: Mapping[str, Any], model: str, source: str,
+                  tasks: Sequence[str]) -> list[list[str]]:
+    """The ``grouping.manual`` groups a Tables 3-6 (15-16) table lists first, in the listed
+    order with their tasks as listed: role ``similar`` for the ``pvi-similar`` tables, role
+    ``dissimilar`` for the ``pvi-dissimilar`` ones; only when ``manual`` is in train.sources
+    and every task is in ``tasks``."""
+    from pvigroup.workflow import manual_entries_for
+
+    if "manual" not in ((config.get("train") or {}).get("sources") or []):
+        return []
+    role = {"pvi-similar": "similar", "pvi-dissimilar": "dissimilar"}.get(source)
+    return [e["tasks"] for e in manual_entries_for(config, model)
+            if e["role"] == role and set(e["tasks"]) <= set(tasks)]
 
 
 def plan_tables(config: Mapping[str, Any], results: str = "results") -> list[TablePlan]:
@@ -494,23 +510,37 @@ STL_MTL_COLUMNS = ["stl_acc", "stl_acc_ci", "stl_f1", "stl_f1_ci",
 
 
 def stl_mtl_frame(aggregate: pd.DataFrame, source: str, tasks: Sequence[str],
-                  path: str = "aggregate.tsv") -> pd.DataFrame:
-    """One row per (MTL group of ``source``, member task): the task's STL and MTL mean and CI.
+                  path: str = "aggregate.tsv",
+                  listed: Sequence[Sequence[str]] = ()) -> pd.DataFrame:
+    """One row per (MTL group, member task): the task's STL and MTL mean and CI.
 
-    Groups are kept when all their tasks are in ``tasks``; groups are ordered by size then id,
-    member tasks in id order.
+    The groups are first ``listed`` (task lists, e.g. the paper's groups in ``grouping.manual``;
+    their ``manual`` rows), in that order with their tasks in the listed order; then the other
+    groups of ``source`` whose tasks are all in ``tasks``, by size then id, tasks in id order.
+    A group in both is shown once, where it is listed.
     """
     _require(aggregate, ["kind", "source", "group", "task", "n_seeds", "acc_mean", "acc_ci",
                          "f1_mean", "f1_ci"], path)
     stl = aggregate[aggregate["kind"] == "stl"].drop_duplicates("task").set_index("task")
-    mtl = aggregate[(aggregate["kind"] == "mtl") & (aggregate["source"] == source)]
+    is_mtl = aggregate["kind"] == "mtl"
+    listed_ids = {group_id(g): list(g) for g in listed}
+    mtl = aggregate[is_mtl & ((aggregate["source"] == source)
+                              | ((aggregate["source"] == "manual")
+                                 & aggregate["group"].isin(listed_ids)))]
+    mtl = mtl.drop_duplicates(["group", "task"])
     allowed = set(tasks)
-    groups = sorted({g for g in mtl["group"] if set(g.split(SEP)) <= allowed},
-                    key=lambda g: (len(g.split(SEP)), g))
+    missing = [g for g in listed_ids if g not in set(mtl["group"])]
+    if missing:
+        raise PvigroupError(f"{path}: listed MTL group(s) {', '.join(missing)} have no rows "
+                            "(grouping.manual groups are trained when train.sources has manual)")
+    rest = sorted({g for g in mtl["group"] if set(g.split(SEP)) <= allowed} - set(listed_ids),
+                  key=lambda g: (len(g.split(SEP)), g))
+    order = [(g, members) for g, members in listed_ids.items()] + [
+        (g, g.split(SEP)) for g in rest]
     rows = []
-    for g in groups:
+    for g, members in order:
         part = mtl[mtl["group"] == g].set_index("task")
-        for task in g.split(SEP):
+        for task in members:
             if task not in part.index:
                 raise PvigroupError(f"{path}: MTL group {g} has no row for its task {task}")
             m = part.loc[task]
@@ -654,9 +684,13 @@ def build_table(n: int, frames: Mapping[str, Any], settings: Mapping[str, Any],
             note = f"No group has p > {settings['alpha']:g}."
     elif kind == "stl_mtl":
         data = stl_mtl_frame(frames["aggregate"], settings["source"], settings["tasks"],
-                             frames.get("aggregate_path", "aggregate.tsv"))
+                             frames.get("aggregate_path", "aggregate.tsv"),
+                             listed=settings.get("listed") or ())
         header = ["Task group", "Task", "STL acc.", "STL F1", "MTL acc.", "MTL F1"]
-        rows = [[group_label(r.group, names), names.get(r.task, r.task),
+        # a listed group is labelled in its listed order (the paper's "CB + Causal Language")
+        labels = {group_id(g): " + ".join(names.get(t, t) for t in g)
+                  for g in settings.get("listed") or ()}
+        rows = [[labels.get(r.group) or group_label(r.group, names), names.get(r.task, r.task),
                  fmt_ci(r.stl_acc, r.stl_acc_ci, d), fmt_ci(r.stl_f1, r.stl_f1_ci, d),
                  fmt_ci(r.mtl_acc, r.mtl_acc_ci, d), fmt_ci(r.mtl_f1, r.mtl_f1_ci, d)]
                 for r in data.itertuples()]

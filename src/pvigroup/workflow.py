@@ -110,11 +110,25 @@ def group_targets(config) -> list[str]:
     return out
 
 
+def manual_entries_for(config, model: str) -> list[dict]:
+    """The hand-listed groups (``grouping.manual``) whose tasks all belong to ``model``, in the
+    listed order, as ``{"name", "tasks", "role"}`` (plain task lists: no name, role ``other``)."""
+    tasks = set(model_tasks(config, model))
+    out = []
+    for entry in config["grouping"]["manual"]:
+        if isinstance(entry, dict):
+            e = {"name": entry.get("name"), "tasks": list(entry["tasks"]),
+                 "role": entry.get("role") or "other"}
+        else:
+            e = {"name": None, "tasks": list(entry), "role": "other"}
+        if set(e["tasks"]) <= tasks:
+            out.append(e)
+    return out
+
+
 def manual_groups_for(config, model: str) -> list[list[str]]:
     """The hand-listed groups whose tasks all belong to ``model`` (sorted, deterministic)."""
-    tasks = set(model_tasks(config, model))
-    groups = [sorted(g) for g in config["grouping"]["manual"] if set(g) <= tasks]
-    return sorted(groups)
+    return sorted(sorted(e["tasks"]) for e in manual_entries_for(config, model))
 
 
 def declared_source_files(task: dict) -> dict[str, str]:

@@ -15,6 +15,9 @@ checkpoint select_groups:
         size_priority=config["grouping"]["size_priority"],
         dissimilar_sizes=config["grouping"]["dissimilar_sizes"],
         max_dissimilar=config["grouping"]["max_dissimilar"],
+        select=config["grouping"]["select"],
+        control=config["grouping"]["control"],
+        max_groups=config["grouping"]["max_groups"],
     log:
         "logs/groups/{model}/select_groups.log",
     conda:

@@ -13,5 +13,8 @@ run_script(
     size_priority=snakemake.params.size_priority,
     dissimilar_sizes=snakemake.params.dissimilar_sizes,
     max_dissimilar=snakemake.params.max_dissimilar,
+    select=snakemake.params.select,
+    control=snakemake.params.control,
+    max_groups=snakemake.params.max_groups,
     log_path=snakemake.log[0],
 )
