@@ -8,6 +8,7 @@ import pytest
 
 from pvigroup import groups
 from pvigroup.errors import PvigroupError
+from pvigroup.groups._tests import check_tests
 from pvigroup.io import read_tsv, write_tsv
 
 
@@ -236,3 +237,156 @@ def test_read_groups_checks(tmp_path):
     with pytest.raises(PvigroupError, match="missing column"):
         groups.read_groups(p)
     assert read_tsv(p).shape == (1, 2)
+
+
+# ----------------------------------------------------------------------------- modes
+def test_accepted_mode_overlaps_and_orders_most_similar_first():
+    t = table(("a,b", 1.0, 0.3), ("a,c", 0.1, 0.9), ("b,c", -0.5, 0.6), ("a,b,c", 0.4, 0.7),
+              ("c,d", 5.0, 1e-6), ("a,d", 0.2, 0.9), ("e,f", 0.3, 0.95))
+    sim, _ = groups.select_groups(t, select="accepted")
+    # largest p first; a p tie (0.9) goes to the larger group, then the group id
+    assert groups_of(sim) == ["e__f", "a__c", "a__d", "a__b__c", "b__c", "a__b"]
+    assert list(sim["score"]) == list(sim["pvalue"])
+    sim, _ = groups.select_groups(t, select="accepted", max_groups=2)
+    assert groups_of(sim) == ["e__f", "a__c"]
+    assert groups.select_groups(t, select="accepted", max_groups=0)[0].empty
+    # the budget in cover mode keeps the most similar of the cover, in cover order
+    cover, _ = groups.select_groups(t, select="cover", size_priority="smaller")
+    capped, _ = groups.select_groups(t, select="cover", size_priority="smaller", max_groups=1)
+    assert groups_of(cover) == ["a__b", "e__f"] and groups_of(capped) == ["e__f"]
+    with pytest.raises(ValueError, match="max_groups"):
+        groups.select_groups(t, select="accepted", max_groups=-1)
+    with pytest.raises(ValueError, match=r"grouping\.select"):
+        groups.select_groups(t, select="all")
+
+
+def test_accepted_mode_with_tost_keeps_smallest_tost_p_first():
+    t = table(("a,b", 0.2, 0.8, 0.004), ("a,c", 0.1, 0.9, 0.001), ("c,d", 0.3, 0.7, 0.2),
+              tost=True)
+    sim, _ = groups.select_groups(t, test="tost", select="accepted")
+    assert groups_of(sim) == ["a__c", "a__b"] and list(sim["score"]) == [0.001, 0.004]
+
+
+def test_partner_control_each_task_with_its_most_different_partner():
+    t = table(("a,b", 9.0, 1e-9), ("a,c", 3.0, 1e-3), ("b,c", 4.0, 1e-4), ("c,d", 2.0, 1e-5),
+              ("a,d", 8.0, 1e-9), ("a,b,c", 30.0, 0.0), ("e,f", 0.5, 0.6))
+    _, dis = groups.select_groups(t, control="partner")
+    # a: a,b and a,d tie on p, a,b has the larger |t|; b: a,b; c: c,d; d: a,d (p 1e-9 < 1e-5)
+    assert groups_of(dis) == ["a__b", "a__d", "c__d"]
+    assert (dis["size"] == 2).all()  # pairs only, whatever the triples say
+    assert groups_of(groups.select_groups(t, control="partner", max_dissimilar=1)[1]) == ["a__b"]
+    with pytest.raises(ValueError, match="size 2 only"):
+        groups.select_groups(t, control="partner", dissimilar_sizes=[2, 3])
+    # input order does not matter
+    again = groups.select_groups(t.iloc[::-1], control="partner")[1]
+    assert groups_of(again) == groups_of(dis)
+
+
+def test_cover_order_equals_the_documented_sort_keys():
+    rng = np.random.default_rng(3)
+    names = [f"t{i}" for i in range(12)]
+    rows = []
+    for k in (2, 3):
+        for combo in __import__("itertools").combinations(names, k):
+            rows.append((",".join(combo), float(rng.normal()), float(rng.choice([0.02, 0.5,
+                                                                                rng.uniform()]))))
+    t = table(*rows)
+    checked = check_tests(t, "significance", "t")
+    for rule in groups.RULES:
+        for prio in groups.SIZE_PRIORITIES:
+            sim, _ = groups.select_groups(t, rule=rule, size_priority=prio, select="cover")
+            acc = checked[checked["_p"] > 0.01]
+            order = sorted(acc.index, key=lambda i: groups.similar_key(acc.loc[i], rule=rule,
+                                                                        size_priority=prio))
+            taken, expect = set(), []
+            for i in order:
+                ts = set(acc.at[i, "group"].split("__"))
+                if taken.isdisjoint(ts):
+                    expect.append(acc.at[i, "group"])
+                    taken |= ts
+            assert groups_of(sim) == expect
+
+
+def test_bad_rows_named_in_vectorised_checks():
+    t = table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5), ("e,f", 1.0, 0.5))
+    bad = t.copy()
+    bad.loc[2, "tasks"] = "e,e"
+    bad.loc[2, "group"] = "e__e"
+    with pytest.raises(PvigroupError, match=r"row 2 \(e__e\): bad tasks 'e,e' \(a task twice\)"):
+        groups.select_groups(bad)
+    bad = t.copy()
+    bad.loc[1, "size"] = 3
+    with pytest.raises(PvigroupError, match=r"row 1 .*size 3 but 2 tasks"):
+        groups.select_groups(bad)
+    bad = t.copy()
+    bad.loc[0, "tasks"] = "a b,c"
+    with pytest.raises(PvigroupError, match=r"row 0 .*bad tasks 'a b,c'"):
+        groups.select_groups(bad)
+    unsorted = t.copy()
+    unsorted.loc[0, "tasks"] = "b,a"  # listed out of id order, still the same group
+    assert groups_of(groups.select_groups(unsorted, select="accepted")[0]) == [
+        "a__b", "c__d", "e__f"]
+
+
+def test_write_groups_reads_parquet_and_tsv_alike(tmp_path):
+    pairs = table(("a,b", 1.0, 0.5), ("a,c", 5.0, 1e-6), ("b,c", 4.0, 1e-5))
+    triples = table(("a,b,c", 9.0, 1e-4))
+    write_tsv(pairs, tmp_path / "pairs.tsv")
+    pairs.to_parquet(tmp_path / "pairs.parquet")
+    triples.to_parquet(tmp_path / "triples.parquet")
+    opts = {"select": "accepted", "control": "partner", "dissimilar_sizes": [2]}
+    a = groups.write_groups(tmp_path / "pairs.tsv", tmp_path / "triples.parquet",
+                            tmp_path / "s1.tsv", tmp_path / "d1.tsv", **opts)
+    b = groups.write_groups(tmp_path / "pairs.parquet", tmp_path / "triples.parquet",
+                            tmp_path / "s2.tsv", tmp_path / "d2.tsv", **opts)
+    assert (tmp_path / "s1.tsv").read_bytes() == (tmp_path / "s2.tsv").read_bytes()
+    assert (tmp_path / "d1.tsv").read_bytes() == (tmp_path / "d2.tsv").read_bytes()
+    assert groups_of(a[1]) == ["a__c", "b__c"] and a[0].equals(b[0])
+    (tmp_path / "pairs.csv").write_text("x")
+    with pytest.raises(PvigroupError, match=r"pairs\.csv: a tests table must end in"):
+        groups.write_groups(tmp_path / "pairs.csv", None, tmp_path / "s.tsv", tmp_path / "d.tsv")
+    bad = pairs.copy()
+    bad.loc[1, "pvalue"] = np.nan
+    bad.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(PvigroupError, match=r"bad\.parquet: row 1 \(a__c\): pvalue is not"):
+        groups.write_groups(tmp_path / "bad.parquet", None, tmp_path / "s.tsv", tmp_path / "d.tsv")
+
+
+def test_selection_bound():
+    assert groups.selection_bound(9, {}) == {"similar": 36 + 84, "dissimilar": 8}
+    assert groups.selection_bound(9, {}, max_group_size=2) == {"similar": 36, "dissimilar": 8}
+    assert groups.selection_bound(9, {"select": "cover", "control": "cover"}) == {
+        "similar": 4, "dissimilar": 4}
+    assert groups.selection_bound(9, {"control": "cover", "dissimilar_sizes": [3]}) == {
+        "similar": 120, "dissimilar": 3}
+    assert groups.selection_bound(500, {"max_groups": 1000, "max_dissimilar": 10}) == {
+        "similar": 1000, "dissimilar": 10}
+    assert groups.selection_bound(1, {}) == {"similar": 0, "dissimilar": 0}
+    # the bound holds: accepted/partner on a table where everything is decided
+    rng = np.random.default_rng(1)
+    names = [f"t{i}" for i in range(7)]
+    rows = [(",".join(c), float(rng.normal()), float(rng.choice([1e-5, 0.5])))
+            for k in (2, 3) for c in __import__("itertools").combinations(names, k)]
+    sim, dis = groups.select_groups(table(*rows), select="accepted", control="partner")
+    bound = groups.selection_bound(7, {})
+    assert len(sim) <= bound["similar"] and len(dis) <= bound["dissimilar"]
+
+
+def test_named_manual_groups(tmp_path):
+    out = tmp_path / "manual.tsv"
+    entries = [{"name": "t3-sst2-cb", "tasks": ["sst2", "cb"], "role": "similar"},
+               ["rte", "boolq"],
+               {"name": "t5-cb-ha", "tasks": ["cb", "health-advice"], "role": "dissimilar"}]
+    g = groups.manual_groups(entries, None, out)
+    back = groups.read_groups(out)
+    assert list(back["group"]) == ["cb__sst2", "boolq__rte", "cb__health-advice"]
+    assert list(back["role"]) == ["similar", "other", "dissimilar"]
+    assert list(back["listed"]) == ["sst2,cb", "rte,boolq", "cb,health-advice"]
+    assert back["name"].fillna("").tolist() == ["t3-sst2-cb", "", "t5-cb-ha"] and len(g) == 3
+    with pytest.raises(PvigroupError, match=r"grouping.manual\[0\]: role 'control'"):
+        groups.manual_groups([{"tasks": ["a", "b"], "role": "control"}], None, out)
+    with pytest.raises(PvigroupError, match=r"manual\[1\]: name 'x' is already"):
+        groups.manual_groups([{"name": "x", "tasks": ["a", "b"]},
+                              {"name": "x", "tasks": ["a", "c"]}], None, out)
+    with pytest.raises(PvigroupError, match="unknown: size"):
+        groups.manual_groups([{"tasks": ["a", "b"], "size": 2}], None, out)
