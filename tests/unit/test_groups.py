@@ -390,3 +390,14 @@ def test_named_manual_groups(tmp_path):
                               {"name": "x", "tasks": ["a", "c"]}], None, out)
     with pytest.raises(PvigroupError, match="unknown: size"):
         groups.manual_groups([{"tasks": ["a", "b"], "size": 2}], None, out)
+
+
+def test_checks_in_chunks_name_the_table_row(monkeypatch):
+    from pvigroup.groups import _tests
+
+    monkeypatch.setattr(_tests, "CHUNK", 2)
+    t = table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5), ("e,f", 1.0, 0.5), ("g,h", 1.0, 0.5))
+    assert len(groups.select_groups(t, select="accepted")[0]) == 4
+    t.loc[3, "group"] = "g__i"
+    with pytest.raises(PvigroupError, match="row 3: group 'g__i' does not match"):
+        groups.select_groups(t)

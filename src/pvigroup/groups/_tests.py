@@ -49,8 +49,12 @@ def read_tests(path: str | Path) -> pd.DataFrame:
     raise PvigroupError(f"{path}: a tests table must end in .tsv or .parquet")
 
 
-def _fail_row(where: str, frame: pd.DataFrame, i: int, what: str) -> PvigroupError:
-    return PvigroupError(f"{where}: row {i} ({frame['group'].iloc[i]}): {what}")
+CHUNK = 2_000_000  # rows checked at a time: bounds the memory of the split task lists
+
+
+def _fail_row(where: str, frame: pd.DataFrame, i: int, what: str,
+              offset: int = 0) -> PvigroupError:
+    return PvigroupError(f"{where}: row {i + offset} ({frame['group'].iloc[i]}): {what}")
 
 
 def _strings(col: pd.Series) -> pa.Array:
@@ -58,8 +62,9 @@ def _strings(col: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
-def _check_tasks(frame: pd.DataFrame, where: str) -> None:
-    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``."""
+def _check_tasks(frame: pd.DataFrame, where: str, offset: int = 0) -> None:
+    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``
+    (``frame`` is rows ``offset``... of the table)."""
     tasks = _strings(frame["tasks"])
     groups = _strings(frame["group"])
     split = pc.split_pattern(tasks, ",")
@@ -72,16 +77,18 @@ def _check_tasks(frame: pd.DataFrame, where: str) -> None:
     bad = np.array([not NAME_RE.match(n) for n in names], dtype=bool)
     if bad[codes].any():
         i = int(row_of[np.flatnonzero(bad[codes])[0]])
-        raise _fail_row(where, frame, i, f"bad tasks {frame['tasks'].iloc[i]!r}")
+        raise _fail_row(where, frame, i, f"bad tasks {frame['tasks'].iloc[i]!r}", offset)
     short = np.flatnonzero(lengths < 2)
     if short.size:
         raise _fail_row(where, frame, int(short[0]),
-                        f"bad tasks {frame['tasks'].iloc[int(short[0])]!r} (fewer than 2)")
+                        f"bad tasks {frame['tasks'].iloc[int(short[0])]!r} (fewer than 2)",
+                        offset)
     size = pd.to_numeric(frame["size"], errors="coerce").to_numpy(dtype=float)
     off = np.flatnonzero(size != lengths)
     if off.size:
         i = int(off[0])
-        raise _fail_row(where, frame, i, f"size {frame['size'].iloc[i]} but {lengths[i]} tasks")
+        raise _fail_row(where, frame, i, f"size {frame['size'].iloc[i]} but {lengths[i]} tasks",
+                            offset)
     rank = np.empty(len(names), dtype=np.int64)
     rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
@@ -92,13 +99,14 @@ def _check_tasks(frame: pd.DataFrame, where: str) -> None:
         if dup.size:
             i = int(rows[dup[0]])
             raise _fail_row(where, frame, i, f"bad tasks {frame['tasks'].iloc[i]!r} "
-                                             "(a task twice)")
+                                             "(a task twice)", offset)
     same = pc.equal(pc.replace_substring(tasks, ",", SEP), groups)
     mismatch = np.flatnonzero(~same.to_numpy(zero_copy_only=False))
     for i in mismatch:  # only rows whose tasks are not listed in id order
         listed = str(frame["tasks"].iloc[i]).split(",")
         if group_id(listed) != str(frame["group"].iloc[i]):
-            raise PvigroupError(f"{where}: row {i}: group {frame['group'].iloc[i]!r} does not "
+            raise PvigroupError(f"{where}: row {i + offset}: group {frame['group'].iloc[i]!r} "
+                                f"does not "
                                 f"match tasks {frame['tasks'].iloc[i]!r}")
 
 
@@ -131,7 +139,8 @@ def check_tests(tests: pd.DataFrame, test: str, where: str) -> pd.DataFrame:
     frame = tests.reset_index(drop=True)
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COMPACT})
-    _check_tasks(frame, where)
+    for start in range(0, len(frame), CHUNK):
+        _check_tasks(frame.iloc[start:start + CHUNK], where, start)
     pcol = "pvalue_adj" if "pvalue_adj" in frame.columns else "pvalue"
     statistic = _finite(frame, "statistic", where)
     out = pd.DataFrame({
