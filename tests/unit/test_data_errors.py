@@ -113,3 +113,39 @@ def test_no_warning_when_dev_and_test_are_given_or_only_test(tmp_path, caplog):
         prepare_task("testonly", _task(train, test=test), tmp_path / "o2",
                      base_dir=tmp_path, console=console)
     assert console.getvalue() == "" and not caplog.records
+
+
+@pytest.mark.slow
+def test_prepare_rule_shows_the_warnings_on_the_snakemake_console(tmp_path):
+    """A real Snakemake run of the prepare rule: the WARNING lines reach the console (and log)."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    train = _write(tmp_path / "train.csv", 60)
+    dev = _write(tmp_path / "dev.csv", 20, start=100)
+    leaky = tmp_path / "leaky.csv"  # the first 20 train rows again
+    pd.read_csv(tmp_path / "train.csv").iloc[:20].to_csv(leaky, index=False)
+    config = yaml.safe_load((repo / "tests" / "data" / "tiny.yaml").read_text())
+    config["tasks"] = {
+        "devonly": _task(train, dev=dev),
+        "leaky": {**_task(train, dev=dev, test=leaky.name), "drop_overlap": True},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    targets = [f"results/data/{t}/task.json" for t in config["tasks"]]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", *targets, "-s", str(repo / "Snakefile"),
+         "--directory", str(tmp_path), "--cores", "1", "--configfile", str(tmp_path / "config.yaml")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    console = proc.stdout + proc.stderr
+    assert proc.returncode == 0, console[-4000:]
+    assert "pvigroup warning: task devonly: source.files has a dev file (dev.csv)" in console
+    assert "pvigroup warning: task leaky: held-out rows share text with train: " in console
+    assert "test 20 exact / 20 normalised of 20 rows; dropped 20 train rows" in console
+    log = (tmp_path / "logs" / "data" / "leaky" / "prepare_task.log").read_text()
+    assert "WARNING" in log and "dropped 20 train rows" in log
