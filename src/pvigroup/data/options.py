@@ -1,4 +1,4 @@
-"""Task options: the data-related keys of a task entry, with the schema's defaults, and text helpers."""
+"""Task options: the data keys of a task entry (the schema's defaults) and text format functions."""
 
 from __future__ import annotations
 
