@@ -146,8 +146,8 @@ def fill_defaults(config: dict, schema: Mapping[str, Any]) -> dict:
     ``snakemake.utils.validate`` sets a property's default only when the property's own node
     carries it, so an object reached through ``$ref`` (``pvi.train``) stays unfilled when the
     user leaves it out. Here a ``$ref`` is followed (its target's default used when the property
-    gives none), a filled object gets its own nested defaults, and each default is a fresh copy
-    (no two tasks share one ``overrides`` dict).
+    gives none), a filled object gets its own nested defaults, and no two places share one
+    object afterwards (no two tasks share one ``overrides`` dict).
     """
     defs = schema.get("$defs", {})
 
@@ -163,8 +163,14 @@ def fill_defaults(config: dict, schema: Mapping[str, Any]) -> dict:
 
     def walk(node: Mapping[str, Any], value: Any) -> None:
         node = resolve(node)
+        if isinstance(value, list) and isinstance(node.get("items"), Mapping):
+            for item in value:
+                walk(node["items"], item)
         if not isinstance(value, dict):
             return
+        for branch in (*node.get("oneOf", ()), *node.get("anyOf", ())):
+            if "properties" in resolve(branch):  # the object form of an item (manual groups)
+                walk(branch, value)
         props = node.get("properties") or {}
         for key, sub in props.items():
             sub = resolve(sub)
@@ -179,6 +185,17 @@ def fill_defaults(config: dict, schema: Mapping[str, Any]) -> dict:
                     walk(extra, item)
 
     walk(schema, config)
+
+    def unshared(obj: Any) -> Any:  # snakemake's validate fills one default object everywhere
+        if isinstance(obj, dict):
+            return {k: unshared(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [unshared(v) for v in obj]
+        return obj
+
+    fresh = unshared(config)
+    config.clear()
+    config.update(fresh)
     return config
 
 
