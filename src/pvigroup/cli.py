@@ -4,6 +4,11 @@
 
 prints the jobs per stage and the estimated device-hours of a configured run before anything
 trains (see :mod:`pvigroup.estimate`).
+
+    pvigroup suspects --model M --task T [--results results] [-n 20]
+
+prints the lowest-PVI instances of a task (suspect labels) from the PVI and prepared parquet
+files, without Snakemake (see :mod:`pvigroup.diagnostics`).
 """
 
 from __future__ import annotations
@@ -26,7 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     est.add_argument("--data-dir", default="results/data",
                      help="prepared tasks (their task.json gives the real split sizes)")
     est.add_argument("--csv", default=None, help="also write one row per rule to this csv")
+    sus = sub.add_parser("suspects", help="a task's lowest-PVI instances (suspect labels)")
+    sus.add_argument("--model", required=True, help="model key (results/pvi/{model}/)")
+    sus.add_argument("--task", required=True, help="task id")
+    sus.add_argument("--results", default="results", help="the results folder of a run")
+    sus.add_argument("-n", type=int, default=20, help="how many instances (default 20)")
     args = parser.parse_args(argv)
+    if args.command == "suspects":
+        return _suspects(args)
     try:
         from pvigroup.estimate import estimate, load_config
 
@@ -39,6 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     print(result.to_text())
     if args.csv:
         result.frame().to_csv(args.csv, index=False)
+    return 0
+
+
+def _suspects(args: argparse.Namespace) -> int:
+    try:
+        from pvigroup.diagnostics import print_suspects
+
+        table = print_suspects(args.model, args.task, results=args.results, n=args.n)
+    except PvigroupError as err:
+        print(f"pvigroup: {err}", file=sys.stderr)
+        return 1
+    print(table.to_string(index=False) if len(table) else "no instances")
     return 0
 
 
