@@ -2,18 +2,20 @@
 
 Asserts the parquet schema, the planted-noise finding (the noisy twin is separated from the clean
 ones, the clean twins are grouped), and the incremental property: adding a task schedules only
-its own jobs, its new pairs and triples, and the aggregation.
+its own jobs, the model's one pair-test and one group-test job, and the grouping (also at 30
+tasks, on synthetic PVI).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from snakerun import job_counts, snakemake
+from snakerun import REPO, job_counts, snakemake
 
 from pvigroup.io import read_meta
 
@@ -70,11 +72,11 @@ def test_planted_noise_is_found(tiny_run):
                           .read_text()) for t in ("clean-a", "clean-b", "noisy")}
     assert summ["clean-a"]["gprime_accuracy"] > 0.8
     assert summ["noisy"]["mean_pvi"] < summ["clean-a"]["mean_pvi"] - 0.5
-    stats = tiny_run / "results" / "stats" / "minilm" / "pairs"
-    twins = json.loads((stats / "clean-a__clean-b.json").read_text())
-    assert twins["pvalue"] > 0.01
+    pairs = pd.read_csv(tiny_run / "results" / "stats" / "minilm" / "pairs.tsv", sep="\t")
+    p = dict(zip(pairs["group"], pairs["pvalue"], strict=True))
+    assert p["clean-a__clean-b"] > 0.01
     for clean in ("clean-a", "clean-b"):
-        assert json.loads((stats / f"{clean}__noisy.json").read_text())["pvalue"] < 0.01
+        assert p[f"{clean}__noisy"] < 0.01
     similar = pd.read_csv(tiny_run / "results" / "groups" / "minilm" / "similar.tsv", sep="\t")
     dissimilar = pd.read_csv(tiny_run / "results" / "groups" / "minilm" / "dissimilar.tsv",
                              sep="\t")
@@ -101,9 +103,38 @@ def test_adding_a_task_schedules_only_its_jobs(tiny_run):
         "finetune_gprime": 1,
         "finetune_null": 1,
         "compute_pvi": 1,
-        "pair_test": 3,      # clean-c with each of the 3 old tasks
-        "triple_test": 3,    # the triples holding clean-c: C(3, 2)
-        "collect_tests": 2,
+        "pair_tests": 1,     # every pair of the model, one job (seconds)
+        "group_tests": 1,    # every triple, one job
         "select_groups": 1,
         "groups": 1,
     }, out[-4000:]
+
+
+def _scale_bench():
+    spec = importlib.util.spec_from_file_location("scale", REPO / "bench" / "scale.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_adding_a_task_to_30_reruns_its_jobs_and_the_stats_jobs_only(tmp_path):
+    # 30 tasks whose PVI is finished (synthetic PVI; everything upstream marked up to date, so
+    # nothing trains), the tests and the grouping run for real; then a 31st task
+    bench = _scale_bench()
+    work = bench.prepare(tmp_path / "w", 30, resamples=100)
+    bench.materialise(work, bench.synthetic_pvi(30))
+    snakemake(work, "groups", configfile=work / "config.yaml")
+    out = snakemake(work, "groups", "-n", configfile=work / "config.yaml").stdout
+    assert "Nothing to be done" in out, out[-3000:]
+    assert len(pd.read_csv(work / "results/stats/minilm/pairs.tsv", sep="\t")) == 435
+    assert len(pd.read_csv(work / "results/stats/minilm/triples.tsv", sep="\t")) == 4060
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["tasks"]["t030"] = cfg["tasks"]["t000"]
+    plus = work / "plus.yaml"
+    plus.write_text(yaml.safe_dump(cfg))
+    out = snakemake(work, "groups", "-n", configfile=plus).stdout
+    assert job_counts(out) == {
+        "prepare_task": 1, "finetune_gprime": 1, "finetune_null": 1, "compute_pvi": 1,
+        "pair_tests": 1, "group_tests": 1, "select_groups": 1, "groups": 1,
+    }, out[-4000:]
+    assert "wildcards: task=t030" in out

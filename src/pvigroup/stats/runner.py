@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -390,6 +390,63 @@ def run_group_tests(
     return len(table)
 
 
+def test_frame(
+    samples: Mapping[str, np.ndarray],
+    *,
+    method: str = "student",
+    group_method: str = "anova",
+    seed: int = 42,
+    max_group_size: int = 3,
+    tost_margin: float | None = None,
+    tost_variance: str = "pooled",
+    test: str = "significance",
+    alpha: float = 0.01,
+) -> pd.DataFrame:
+    """Every pair and group test of ``samples`` in memory, as the runner tests them.
+
+    Returns
+    -------
+    DataFrame
+        ``group, tasks, size, test, statistic, pvalue`` (+ ``tost_pvalue`` with a margin), sorted
+        by size and group id. Groups above 3 tasks are pruned as in :func:`run_group_tests`.
+    """
+    s = vec.summarise(samples)
+    names = s.names
+    where = {t: (t, None) for t in names}
+    data = {t: np.asarray(samples[t], dtype=float) for t in names}
+    matrix = (vec.tost_matrix(s, float(tost_margin), tost_variance)
+              if tost_margin is not None else None)
+    frames = []
+
+    def add(idx: np.ndarray, cols: dict[str, np.ndarray], name: str) -> None:
+        group, tasks = _ids(names, idx)
+        part = {"group": group.to_numpy(zero_copy_only=False),
+                "tasks": tasks.to_numpy(zero_copy_only=False),
+                "size": np.full(len(idx), idx.shape[1], dtype=np.int64),
+                "test": np.full(len(idx), name, dtype=object),
+                "statistic": cols["statistic"], "pvalue": cols["pvalue"]}
+        if matrix is not None:
+            part["tost_pvalue"] = vec.group_tost(matrix, idx)
+        frames.append(pd.DataFrame(part))
+
+    for ij in vec.combo_chunks(len(names), 2, chunk=1 << 62):
+        add(ij, vec.pair_columns(s, ij, method) if method in vec.VECTOR_PAIR_METHODS
+            else _pair_loop(data, s, ij, method, seed, where), method)
+    accepted: dict[int, list[np.ndarray]] = {}
+
+    def acc(k: int) -> np.ndarray:
+        return (np.concatenate(accepted[k]) if accepted.get(k)
+                else np.empty((0, k), dtype=np.int64))
+
+    for k, chunks, _ in group_candidates(len(names), max_group_size, acc):
+        for idx in chunks:
+            cols = _group_cols(data, s, idx, group_method, matrix, where)
+            accepted.setdefault(k, []).append(idx[_accepted(cols, test, alpha)])
+            add(idx, cols, group_method)
+    out = pd.concat(frames, ignore_index=True)
+    return _sorted(out, names)
+
+
 def _empty_table(names, width, model, method, tost, correction) -> pd.DataFrame:
     s = vec.Summaries(tuple(names), np.ones(len(names)), np.zeros(len(names)),
                       np.zeros(len(names)))
@@ -410,4 +467,5 @@ def _write_chunk(writer, frame: pd.DataFrame, out):
     return writer
 
 
-__all__ = ["group_candidates", "read_test_table", "run_group_tests", "run_pair_tests"]
+__all__ = ["group_candidates", "read_test_table", "run_group_tests", "run_pair_tests",
+           "test_frame"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,10 +20,8 @@ from pvigroup.stats._base import (
     _check_choice,
     _stable_seed,
 )
-from pvigroup.stats.equivalence import tost
 from pvigroup.stats.files import _load_pvi
-from pvigroup.stats.tests import group_test, pair_test
-from pvigroup.workflow import group_id
+from pvigroup.stats.runner import test_frame
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +88,8 @@ def sensitivity(
 
     For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
     without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
-    2 to ``max_group_size`` tasks is tested (pairs with ``method``, larger groups with
+    2 to ``max_group_size`` tasks is tested as the workflow tests them
+    (:func:`pvigroup.stats.runner.test_frame`: pairs with ``method``, larger groups with
     ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
     the same acceptance rule, tie-break and size priority as the workflow.
 
@@ -158,35 +156,11 @@ def sensitivity(
             ]
             for t in tasks
         }
-        pair_tost: dict[str, float] = {}
-        if test == "tost":
-            for x, y in itertools.combinations(tasks, 2):
-                r = tost(sub[x], sub[y], tost_margin, variance=tost_variance, names=(x, y))
-                pair_tost[group_id((x, y))] = r.pvalue
-        table = []
-        for k in range(2, min(max_group_size, len(tasks)) + 1):
-            for combo in itertools.combinations(tasks, k):
-                if k == 2:
-                    r = pair_test(
-                        sub[combo[0]], sub[combo[1]], names=combo, method=method, seed=seed
-                    )
-                else:
-                    r = group_test({t: sub[t] for t in combo}, method=group_method)
-                row = {
-                    "n_per_task": m,
-                    "group": r.group,
-                    "tasks": ",".join(combo),
-                    "size": k,
-                    "test": r.test,
-                    "statistic": r.statistic,
-                    "pvalue": r.pvalue,
-                }
-                if test == "tost":
-                    row["tost_pvalue"] = max(
-                        pair_tost[group_id(pr)] for pr in itertools.combinations(combo, 2)
-                    )
-                table.append(row)
-        tests = pd.DataFrame(table)
+        tests = test_frame(sub, method=method, group_method=group_method, seed=seed,
+                           max_group_size=max_group_size,
+                           tost_margin=tost_margin if test == "tost" else None,
+                           tost_variance=tost_variance, test=test, alpha=alpha)
+        tests.insert(0, "n_per_task", m)
         if correction != "none":
             tests["pvalue_adj"] = np.nan
             for is_pair in (True, False):

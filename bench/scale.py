@@ -1,0 +1,224 @@
+"""How the workflow scales with the number of tasks: dry run, statistics and grouping.
+
+For each task count, a working directory gets a config of that many synthetic tasks and
+synthetic per-task PVI (sizes log-uniform in 50-10,000 rows; tasks in clusters of 4 that share a
+mean PVI, clusters 0.5 bits apart, so that some pairs and groups are accepted). Everything
+upstream of the PVI files is created empty and marked up to date (``snakemake --touch``), so no
+model is trained. Then, each a fresh ``snakemake`` process:
+
+- ``dry run``: ``snakemake -n`` of the whole workflow before anything exists;
+- ``pairs``, ``groups``, ``select``: ``snakemake <target> --cores 2`` building the pair tests,
+  the group tests and the grouping (``select_groups``), one after the other; ``stats+grouping``
+  is their sum;
+- ``peak MiB``: the largest resident set of those runs (Snakemake or its job).
+
+Writes a Markdown table (``--out``, replacing the block between the ``scale-table`` markers of
+docs/performance.md when that is the target) and a JSON of the rows (``--json``).
+
+Example::
+
+    nice python bench/scale.py --tasks 15 50 100 200 500 --out docs/performance.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "tests" / "data"
+START, END = "<!-- scale-table -->", "<!-- /scale-table -->"
+
+
+def synthetic_config(n_tasks: int, max_group_size: int = 3,
+                     resamples: int | None = None) -> dict:
+    """The tiny test config with ``n_tasks`` copies of its first task (``t000``, ``t001``, ...);
+    ``resamples`` sets ``stats.bootstrap.resamples`` (None: the default, 2000)."""
+    cfg = yaml.safe_load((TINY / "tiny.yaml").read_text())
+    base = cfg["tasks"]["clean-a"]
+    cfg["tasks"] = {task_name(i): {**base, "source": {"files": {"train": "tiny/clean-a.csv"}}}
+                    for i in range(n_tasks)}
+    cfg["stats"] = {**cfg.get("stats", {}), "max_group_size": max_group_size}
+    if resamples is not None:
+        cfg["stats"]["bootstrap"] = {"resamples": resamples}
+    return cfg
+
+
+def task_name(i: int) -> str:
+    return f"t{i:03d}"
+
+
+def synthetic_pvi(n_tasks: int, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Per-task PVI frames: log-uniform sizes 50-10,000; clusters of 4 tasks share a mean."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i in range(n_tasks):
+        n = round(math.exp(rng.uniform(math.log(50), math.log(10_000))))
+        mean = 0.5 * (i // 4)
+        t = task_name(i)
+        out[t] = pd.DataFrame({"id": [f"{t}-{j}" for j in range(n)], "task": t,
+                               "pvi": rng.normal(mean, 1.0, n)})
+    return out
+
+
+def _snakemake(workdir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
+            str(workdir), "--configfile", str(workdir / "config.yaml"), *args]
+
+
+def timed(cmd: list[str], cwd: Path) -> tuple[float, float, float, str]:
+    """Wall seconds, CPU seconds (user + system, with children), peak RSS in MiB (the process or
+    any child) and the output of ``cmd``."""
+    probe = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
+             "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "w = time.perf_counter() - t; sys.stdout.write(p.stdout + p.stderr); "
+             "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+             "print(f'@@ {w} {u.ru_utime + u.ru_stime} {u.ru_maxrss} {p.returncode}')")
+    proc = subprocess.run([sys.executable, "-c", probe, *cmd], cwd=cwd, capture_output=True,
+                          text=True, check=False)
+    m = re.search(r"@@ (\S+) (\S+) (\d+) (-?\d+)\s*$", proc.stdout)
+    if m is None or int(m.group(4)) != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+    return float(m.group(1)), float(m.group(2)), int(m.group(3)) / 1024, proc.stdout
+
+
+def job_outputs(dry_run: str) -> list[str]:
+    """Every ``output:`` path of a dry run's jobs."""
+    out = []
+    for line in dry_run.splitlines():
+        line = line.strip()
+        if line.startswith("output:"):
+            out += [p.strip() for p in line[len("output:"):].split(",") if p.strip()]
+    return out
+
+
+def materialise(workdir: Path, pvi: dict[str, pd.DataFrame], model: str = "minilm") -> None:
+    """Create every output upstream of the PVI files (empty; the PVI files from ``pvi``) and mark
+    them up to date, so Snakemake sees finished PVI stages without training anything."""
+    proc = subprocess.run(_snakemake(workdir, "-n", "pvi"), cwd=workdir, capture_output=True,
+                          text=True, check=True)
+    for rel in job_outputs(proc.stdout):
+        path = workdir / rel
+        if not Path(rel).suffix:  # directory() outputs: model folders
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+    for task, frame in pvi.items():
+        frame.to_parquet(workdir / "results" / "pvi" / model / f"{task}.parquet", index=False)
+    subprocess.run(_snakemake(workdir, "--touch", "--cores", "1", "pvi"), cwd=workdir,
+                   capture_output=True, text=True, check=True)
+
+
+def prepare(workdir: Path, n_tasks: int, *, max_group_size: int = 3,
+            resamples: int | None = None) -> Path:
+    """A fresh working directory with the config and its (copied) source file."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    (workdir / "tiny").mkdir(parents=True)
+    shutil.copy(TINY / "tiny" / "clean-a.csv", workdir / "tiny" / "clean-a.csv")
+    cfg = synthetic_config(n_tasks, max_group_size, resamples)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return workdir
+
+
+def measure(root: Path, n_tasks: int, *, max_group_size: int = 3, seed: int = 0,
+            resamples: int | None = None, model: str = "minilm") -> dict:
+    from pvigroup import workflow as wf
+
+    workdir = prepare(root / f"tasks{n_tasks}", n_tasks, max_group_size=max_group_size,
+                      resamples=resamples)
+    dry, dry_cpu, dry_mb, _ = timed(_snakemake(workdir, "-n"), workdir)
+    pvi = synthetic_pvi(n_tasks, seed)
+    materialise(workdir, pvi, model)
+    cfg = yaml.safe_load((workdir / "config.yaml").read_text())
+    cfg.setdefault("stats", {}).setdefault("max_group_size", max_group_size)
+    groups_file = wf.test_table(cfg, model, "triples")
+    steps = {"pairs": f"results/stats/{model}/pairs.tsv", "groups": groups_file,
+             "select": f"results/groups/{model}/similar.tsv"}
+    row: dict = {"tasks": n_tasks, "pairs_n": math.comb(n_tasks, 2),
+                 "groups_n": math.comb(n_tasks, 3), "pvi_rows": int(sum(map(len, pvi.values()))),
+                 "dry_run_s": dry, "dry_run_cpu_s": dry_cpu, "dry_run_mib": dry_mb}
+    peak = 0.0
+    for name, target in steps.items():
+        wall, cpu, mib, _ = timed(_snakemake(workdir, "--cores", "2", target), workdir)
+        row[f"{name}_s"], row[f"{name}_cpu_s"] = wall, cpu
+        peak = max(peak, mib)
+    row["stats_grouping_s"] = row["pairs_s"] + row["groups_s"] + row["select_s"]
+    row["stats_grouping_cpu_s"] = row["pairs_cpu_s"] + row["groups_cpu_s"] + row["select_cpu_s"]
+    row["peak_mib"] = peak
+    pairs = pd.read_csv(workdir / steps["pairs"], sep="\t")
+    row["pairs_accepted"] = int((pairs["pvalue"] > 0.01).sum())
+    similar = pd.read_csv(workdir / steps["select"], sep="\t")
+    row["similar_groups"] = len(similar)
+    row["groups_file"] = Path(groups_file).name
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    head = ("| tasks | pairs | groups of 3 | PVI rows | dry run s (CPU) | pair tests s (CPU) "
+            "| group tests s (CPU) | grouping s (CPU) | stats+grouping s (CPU) | peak MiB "
+            "| accepted pairs | similar groups |")
+    lines = [head, "|" + "---|" * 12]
+
+    def both(r: dict, key: str) -> str:
+        return f"{r[key + '_s']:.1f} ({r[key + '_cpu_s']:.1f})"
+
+    for r in rows:
+        lines.append(
+            f"| {r['tasks']} | {r['pairs_n']:,} | {r['groups_n']:,} | {r['pvi_rows']:,} "
+            f"| {both(r, 'dry_run')} | {both(r, 'pairs')} | {both(r, 'groups')} "
+            f"| {both(r, 'select')} | {both(r, 'stats_grouping')} | {r['peak_mib']:.0f} "
+            f"| {r['pairs_accepted']} | {r['similar_groups']} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(text: str, out: Path) -> None:
+    """Replace the block between the scale-table markers of ``out`` (or write ``out``)."""
+    block = f"{START}\n{text}{END}"
+    if out.exists() and START in out.read_text():
+        old = out.read_text()
+        out.write_text(old[:old.index(START)] + block + old[old.index(END) + len(END):])
+    else:
+        out.write_text(block + "\n")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", type=int, nargs="+", default=[15, 50, 100, 200, 500])
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/pvigroup-scale"))
+    ap.add_argument("--max-group-size", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--resamples", type=int, help="stats.bootstrap.resamples (default 2000)")
+    ap.add_argument("--out", type=Path, help="Markdown file for the table")
+    ap.add_argument("--json", type=Path, help="JSON file for the rows")
+    args = ap.parse_args(argv)
+    rows = []
+    for n in args.tasks:
+        t0 = time.perf_counter()
+        rows.append(measure(args.workdir, n, max_group_size=args.max_group_size, seed=args.seed,
+                            resamples=args.resamples))
+        print(f"{n} tasks: {json.dumps(rows[-1])} ({time.perf_counter() - t0:.0f} s)",
+              flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1))
+    text = table(rows)
+    print(text)
+    if args.out:
+        write_table(text, args.out)
+    return rows
+
+
+if __name__ == "__main__":
+    main()
