@@ -43,7 +43,7 @@ import yaml
 from pvigroup import __version__
 from pvigroup.errors import PvigroupError
 from pvigroup.io import fingerprint_file, read_json, read_tsv, write_json
-from pvigroup.workflow import SEP, group_id, model_tasks
+from pvigroup.workflow import SEP, group_id, model_tasks, test_table
 
 log = logging.getLogger(__name__)
 
@@ -242,6 +242,11 @@ def _skip(number: int, reason: str) -> TablePlan:
     return TablePlan(number, skip=reason)
 
 
+def _read_tests(path: str | Path) -> pd.DataFrame:
+    """A collected tests table: ``.tsv``, or ``.parquet`` past ``workflow.GROUP_TSV_MAX`` groups."""
+    return pd.read_parquet(path) if str(path).endswith(".parquet") else read_tsv(path)
+
+
 def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> TablePlan:
     n = spec.number
     tables_cfg = config.get("tables") or {}
@@ -263,7 +268,8 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
                    and int(config["stats"]["max_group_size"]) < 3
                    else f"no model has {spec.size} or more tasks")
             return _skip(n, why)
-        return TablePlan(n, {"tests": [f"{results}/stats/{m}/{kind}.tsv" for m in models]},
+        return TablePlan(n, {"tests": [f"{results}/stats/{m}/{Path(test_table(config, m, kind)).name}"
+                                       for m in models]},
                          {**base, "models": models, "size": spec.size})
 
     if spec.kind in ("datasets", "label_counts"):
@@ -739,7 +745,8 @@ def read_table_inputs(inputs: Mapping[str, Sequence[str]], settings: Mapping[str
     frames: dict[str, Any] = {}
     if kind == "group_tests":
         paths = list(inputs["tests"])
-        frames["tests"] = {m: read_tsv(p) for m, p in zip(settings["models"], paths, strict=True)}
+        frames["tests"] = {m: _read_tests(p)
+                           for m, p in zip(settings["models"], paths, strict=True)}
     elif kind == "stl_mtl":
         frames["aggregate_path"] = str(inputs["aggregate"][0])
         frames["aggregate"] = read_tsv(inputs["aggregate"][0])
@@ -1014,7 +1021,7 @@ def paper_comparison(*, tables: Mapping[str, str], tests: Mapping[str, Sequence[
         if not files:
             lines += [f"## Table {number}", "", "Not compared: no collected tests.", ""]
             continue
-        ours = pd.concat([read_tsv(p) for p in files], ignore_index=True)
+        ours = pd.concat([_read_tests(p) for p in files], ignore_index=True)
         cmp = compare_group_tests(ours, number, alpha, settings["families"])
         decided = cmp[cmp["agree"].notna()]
         n_agree = int(decided["agree"].astype(bool).sum())
