@@ -6,14 +6,16 @@
 Each task gets a mean PVI; a group's p-value falls with the spread of its members' means
 (p = exp(-40 * spread)), so nearby tasks are accepted and far ones rejected, as in real runs.
 The tables are written as parquet (and TSV with --tsv), then ``write_groups`` runs in every
-mode: ``accepted`` + ``partner`` (the defaults) and ``cover`` + ``cover``. Prints seconds per
-step and the peak resident memory of the process.
+mode: ``accepted`` + ``partner`` (the defaults) and ``cover`` + ``cover``, each in its own
+process. Prints a markdown table: wall and CPU seconds and the peak resident memory of each.
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pvigroup.groups import write_groups
@@ -53,11 +56,31 @@ def tests_table(idx: np.ndarray, means: np.ndarray, names: pa.Array) -> pa.Table
     })
 
 
+MODES = {"accepted-partner": {"select": "accepted", "control": "partner",
+                                "dissimilar_sizes": [2]},
+         "cover-cover": {"select": "cover", "control": "cover", "dissimilar_sizes": [2]}}
+
+
+def time_one(folder: Path, kind: str, mode: str) -> None:
+    """One write_groups run (in its own process, so its peak memory is its own)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    sim, dis = write_groups(folder / f"pairs.{kind}", folder / f"triples.{kind}",
+                            folder / "similar.tsv", folder / "dissimilar.tsv", **MODES[mode])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"| {kind} | {mode} | {time.perf_counter() - t0:.1f} | {time.process_time() - c0:.1f} "
+          f"| {peak:.2f} | {len(sim)} | {len(dis)} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", type=int, default=185)
     ap.add_argument("--tsv", action="store_true", help="also time the TSV inputs")
+    ap.add_argument("--time-one", nargs=3, metavar=("DIR", "KIND", "MODE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.time_one:
+        folder, kind, mode = args.time_one
+        time_one(Path(folder), kind, mode)
+        return
     rng = np.random.default_rng(0)
     means = rng.uniform(0, 1, args.tasks)
     names = pa.array([f"task{i:03d}" for i in range(args.tasks)])
@@ -71,23 +94,18 @@ def main() -> None:
         kinds = ["parquet"]
         if args.tsv:
             for name, t in (("pairs", pairs), ("triples", triples)):
-                t.to_pandas().to_csv(tmp / f"{name}.tsv", sep="\t", index=False)
+                pacsv.write_csv(t, tmp / f"{name}.tsv", pacsv.WriteOptions(
+                    delimiter="\t", quoting_style="none"))
             kinds.append("tsv")
         print(f"{args.tasks} tasks: {pairs.num_rows} pairs + {triples.num_rows} triples "
-              f"(written in {time.perf_counter() - t0:.1f} s)")
+              f"(written in {time.perf_counter() - t0:.1f} s)\n")
         del pairs, triples
-        modes = [{"select": "accepted", "control": "partner", "dissimilar_sizes": [2]},
-                 {"select": "cover", "control": "cover", "dissimilar_sizes": [2]}]
+        print("| input | mode | wall s | CPU s | peak GiB | similar | dissimilar |")
+        print("|---|---|---|---|---|---|---|", flush=True)
         for kind in kinds:
-            for opts in modes:
-                t0 = time.perf_counter()
-                sim, dis = write_groups(tmp / f"pairs.{kind}", tmp / f"triples.{kind}",
-                                        tmp / "similar.tsv", tmp / "dissimilar.tsv", **opts)
-                print(f"  {kind:7s} select={opts['select']:8s} control={opts['control']:7s} "
-                      f"{time.perf_counter() - t0:6.1f} s   {len(sim)} similar, "
-                      f"{len(dis)} dissimilar groups")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"peak resident memory: {peak:.2f} GiB")
+            for mode in MODES:
+                subprocess.run([sys.executable, __file__, "--time-one", str(tmp), kind, mode],
+                               check=True)
 
 
 if __name__ == "__main__":

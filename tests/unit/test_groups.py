@@ -401,3 +401,14 @@ def test_checks_in_chunks_name_the_table_row(monkeypatch):
     t.loc[3, "group"] = "g__i"
     with pytest.raises(PvigroupError, match="row 3: group 'g__i' does not match"):
         groups.select_groups(t)
+
+
+def test_tsv_with_a_bad_number_names_the_file(tmp_path):
+    p = tmp_path / "pairs.tsv"
+    write_tsv(table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5)), p)
+    p.write_text(p.read_text().replace("0.5\n", "abc\n", 1))
+    with pytest.raises(PvigroupError, match=r"pairs\.tsv: .*abc"):
+        groups.write_groups(p, None, tmp_path / "s.tsv", tmp_path / "d.tsv")
+    write_tsv(table(("a,b", 1.0, 0.5), ("c,d", 1.0, float("nan"))), p)
+    with pytest.raises(PvigroupError, match=r"pairs\.tsv: row 1 \(c__d\): pvalue is not a number"):
+        groups.write_groups(p, None, tmp_path / "s.tsv", tmp_path / "d.tsv")

@@ -2,20 +2,25 @@
 
 A checked table is a compact frame with one row per tested group: ``group`` (the id), ``size``,
 ``test``, ``statistic``, ``_p`` (the decision p-value: ``pvalue_adj`` when present, else
-``pvalue``), ``_stat`` (|statistic|) and, for TOST, ``_tost``. Every check runs on whole columns
-(pyarrow compute / numpy), so a table of tens of millions of rows is checked in seconds; a
-Python loop runs only over rows that already failed a vectorised check.
+``pvalue``), ``_stat`` (|statistic|) and, for TOST, ``_tost``; ``attrs["n_tests"]`` counts every
+row read. Files are read in batches of :data:`CHUNK` rows; every check runs on whole columns of
+a batch (pyarrow compute / numpy) and a Python loop runs only over rows that already failed a
+vectorised check. A ``keep`` mask drops the rows no selection mode can use (e.g. rejected
+triples for a pairs-only control) before they are held, so tens of millions of rows fit in a
+few hundred MB beyond the group ids.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pvigroup.errors import PvigroupError
@@ -26,10 +31,15 @@ log = logging.getLogger(__name__)
 REQUIRED = ("group", "tasks", "size", "test", "statistic", "pvalue")
 OPTIONAL = ("pvalue_adj", "tost_pvalue")
 COMPACT = ("group", "size", "test", "statistic", "_p", "_stat", "_tost")
+CHUNK = 1_000_000  # rows checked at a time: bounds the memory of the split task lists
+_STRINGS = ("group", "tasks", "test")
+
+Keep = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def read_tests(path: str | Path) -> pd.DataFrame:
-    """The columns of a tests table that grouping needs, from ``.tsv`` or ``.parquet``.
+def read_tests(path: str | Path) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """The column names and the batches of the columns grouping needs, from ``.tsv`` or
+    ``.parquet``.
 
     Raises
     ------
@@ -41,85 +51,127 @@ def read_tests(path: str | Path) -> pd.DataFrame:
         raise PvigroupError(f"{path}: file not found")
     wanted = set(REQUIRED) | set(OPTIONAL)
     if path.suffix == ".parquet":
-        names = pq.read_schema(path).names
-        return pd.read_parquet(path, columns=[c for c in names if c in wanted])
+        pf = pq.ParquetFile(path)
+        names = [c for c in pf.schema_arrow.names if c in wanted]
+        return names, pf.iter_batches(batch_size=CHUNK, columns=names)
     if path.suffix == ".tsv":
-        return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""],
-                           usecols=lambda c: c in wanted)
+        with path.open() as fh:
+            header = [h.strip('"') for h in fh.readline().rstrip("\r\n").split("\t")]
+        names = [c for c in header if c in wanted]
+        if not header or header == [""]:
+            return [], iter(())
+        types = {c: pa.string() if c in _STRINGS else pa.float64() for c in names}
+        options = {"read_options": pacsv.ReadOptions(block_size=1 << 26),
+                   "parse_options": pacsv.ParseOptions(delimiter="\t"),
+                   "convert_options": pacsv.ConvertOptions(
+                       include_columns=names, column_types=types, null_values=[""],
+                       strings_can_be_null=False, quoted_strings_can_be_null=False)}
+        return names, _csv_batches(path, options)
     raise PvigroupError(f"{path}: a tests table must end in .tsv or .parquet")
 
 
-CHUNK = 2_000_000  # rows checked at a time: bounds the memory of the split task lists
+def _csv_batches(path: Path, options: dict) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from pacsv.open_csv(path, **options)
+    except pa.ArrowInvalid as exc:
+        raise PvigroupError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
-def _fail_row(where: str, frame: pd.DataFrame, i: int, what: str,
-              offset: int = 0) -> PvigroupError:
-    return PvigroupError(f"{where}: row {i + offset} ({frame['group'].iloc[i]}): {what}")
+def frame_batches(tests: pd.DataFrame) -> tuple[list[str], list[pa.RecordBatch]]:
+    """A tests DataFrame as the batches :func:`check_batches` reads."""
+    names = [c for c in tests.columns if c in set(REQUIRED) | set(OPTIONAL)]
+    cols = {c: (tests[c].astype(str) if c in _STRINGS
+                else pd.to_numeric(tests[c], errors="coerce").astype(float)) for c in names}
+    table = pa.table({c: pa.array(v, from_pandas=True) for c, v in cols.items()})
+    return names, table.to_batches(max_chunksize=CHUNK)
 
 
-def _strings(col: pd.Series) -> pa.Array:
-    arr = pa.array(col.astype(str), from_pandas=True)
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+def _strings(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
 
 
-def _check_tasks(frame: pd.DataFrame, where: str, offset: int = 0) -> None:
-    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``
-    (``frame`` is rows ``offset``... of the table)."""
-    tasks = _strings(frame["tasks"])
-    groups = _strings(frame["group"])
-    split = pc.split_pattern(tasks, ",")
+def _numbers(arr: pa.Array) -> np.ndarray:
+    """Float values of a column, NaN where missing or not a number."""
+    try:
+        out = pc.cast(arr, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pd.to_numeric(pd.Series(arr.to_pylist(), dtype=object),
+                             errors="coerce").to_numpy(dtype=float)
+    return pc.fill_null(out, np.nan).to_numpy(zero_copy_only=False)
+
+
+class _Rows:
+    """A batch's group/tasks columns, for messages naming a row."""
+
+    def __init__(self, batch: pa.RecordBatch, where: str, offset: int):
+        self.groups = _strings(batch.column("group"))
+        self.tasks = _strings(batch.column("tasks"))
+        self.where, self.offset = where, offset
+
+    def fail(self, i: int, what: str) -> PvigroupError:
+        i = int(i)
+        return PvigroupError(f"{self.where}: row {i + self.offset} "
+                             f"({self.groups[i].as_py()}): {what}")
+
+    def bad_tasks(self, i: int, why: str = "") -> PvigroupError:
+        return self.fail(i, f"bad tasks {self.tasks[int(i)].as_py()!r}" + (f" ({why})" if why
+                                                                            else ""))
+
+
+def _check_tasks(rows: _Rows, size: np.ndarray) -> None:
+    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``."""
+    split = pc.split_pattern(rows.tasks, ",")
     lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False)
-    flat = pc.list_flatten(split)
-    encoded = pc.dictionary_encode(flat)
+    encoded = pc.dictionary_encode(pc.list_flatten(split))
     names = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
-    row_of = np.repeat(np.arange(len(frame)), lengths)
     bad = np.array([not NAME_RE.match(n) for n in names], dtype=bool)
     if bad[codes].any():
-        i = int(row_of[np.flatnonzero(bad[codes])[0]])
-        raise _fail_row(where, frame, i, f"bad tasks {frame['tasks'].iloc[i]!r}", offset)
+        row_of = np.repeat(np.arange(len(lengths)), lengths)
+        raise rows.bad_tasks(row_of[np.flatnonzero(bad[codes])[0]])
     short = np.flatnonzero(lengths < 2)
     if short.size:
-        raise _fail_row(where, frame, int(short[0]),
-                        f"bad tasks {frame['tasks'].iloc[int(short[0])]!r} (fewer than 2)",
-                        offset)
-    size = pd.to_numeric(frame["size"], errors="coerce").to_numpy(dtype=float)
+        raise rows.bad_tasks(short[0], "fewer than 2")
     off = np.flatnonzero(size != lengths)
     if off.size:
         i = int(off[0])
-        raise _fail_row(where, frame, i, f"size {frame['size'].iloc[i]} but {lengths[i]} tasks",
-                            offset)
+        raise rows.fail(i, f"size {size[i]:g} but {lengths[i]} tasks")
     rank = np.empty(len(names), dtype=np.int64)
     rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     for k in np.unique(lengths):
-        rows = np.flatnonzero(lengths == k)
-        mat = np.sort(rank[codes[starts[rows, None] + np.arange(k)]], axis=1)
+        which = np.flatnonzero(lengths == k)
+        mat = np.sort(rank[codes[starts[which, None] + np.arange(k)]], axis=1)
         dup = np.flatnonzero((np.diff(mat, axis=1) == 0).any(axis=1))
         if dup.size:
-            i = int(rows[dup[0]])
-            raise _fail_row(where, frame, i, f"bad tasks {frame['tasks'].iloc[i]!r} "
-                                             "(a task twice)", offset)
-    same = pc.equal(pc.replace_substring(tasks, ",", SEP), groups)
-    mismatch = np.flatnonzero(~same.to_numpy(zero_copy_only=False))
-    for i in mismatch:  # only rows whose tasks are not listed in id order
-        listed = str(frame["tasks"].iloc[i]).split(",")
-        if group_id(listed) != str(frame["group"].iloc[i]):
-            raise PvigroupError(f"{where}: row {i + offset}: group {frame['group'].iloc[i]!r} "
-                                f"does not "
-                                f"match tasks {frame['tasks'].iloc[i]!r}")
+            raise rows.bad_tasks(which[dup[0]], "a task twice")
+    same = pc.equal(pc.replace_substring(rows.tasks, ",", SEP), rows.groups)
+    for i in np.flatnonzero(~same.to_numpy(zero_copy_only=False)):
+        # only rows whose tasks are not listed in id order
+        listed, gid = rows.tasks[int(i)].as_py(), rows.groups[int(i)].as_py()
+        if group_id(listed.split(",")) != gid:
+            raise PvigroupError(f"{rows.where}: row {int(i) + rows.offset}: group {gid!r} does "
+                                f"not match tasks {listed!r}")
 
 
-def _finite(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+def _finite(batch: pa.RecordBatch, column: str, rows: _Rows) -> np.ndarray:
+    values = _numbers(batch.column(column))
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        raise _fail_row(where, frame, int(bad[0]), f"{column} is not a number")
+        raise rows.fail(bad[0], f"{column} is not a number")
     return values
 
 
-def check_tests(tests: pd.DataFrame, test: str, where: str) -> pd.DataFrame:
-    """The compact checked frame (module docstring) of a tests table.
+def check_batches(names: list[str], batches: Iterable[pa.RecordBatch], test: str, where: str,
+                  keep: Keep | None = None) -> pd.DataFrame:
+    """The compact checked frame (module docstring) of a tests table given as batches.
+
+    ``keep(p, tost_p, size)`` -> bool mask: the rows to hold (all when None); every row is
+    checked either way.
 
     Raises
     ------
@@ -128,34 +180,53 @@ def check_tests(tests: pd.DataFrame, test: str, where: str) -> pd.DataFrame:
         that does not match, a p-value or statistic that is not a number, or a group listed
         twice; the message names ``where`` and the row (0-based).
     """
-    missing = [c for c in REQUIRED if c not in tests.columns]
-    if test == "tost" and len(tests) and "tost_pvalue" not in tests.columns:
-        missing.append("tost_pvalue")
+    missing = [c for c in REQUIRED if c not in names]
     if missing:
-        raise PvigroupError(
-            f"{where}: missing column(s) {', '.join(missing)}"
-            + (" (TOST needs the tests run with a tost margin)" if "tost_pvalue" in missing else "")
-        )
-    frame = tests.reset_index(drop=True)
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in COMPACT})
-    for start in range(0, len(frame), CHUNK):
-        _check_tasks(frame.iloc[start:start + CHUNK], where, start)
-    pcol = "pvalue_adj" if "pvalue_adj" in frame.columns else "pvalue"
-    statistic = _finite(frame, "statistic", where)
-    out = pd.DataFrame({
-        "group": frame["group"].astype(str),
-        "size": pd.to_numeric(frame["size"]).to_numpy(dtype=np.int64),
-        "test": frame["test"].astype(str),
-        "statistic": statistic,
-        "_p": _finite(frame, pcol, where),
-        "_stat": np.abs(statistic),
-        "_tost": _finite(frame, "tost_pvalue", where) if test == "tost" else np.nan,
-    })
-    groups = _strings(out["group"])
-    if pc.count_distinct(groups).as_py() != len(groups):
-        dup = out["group"][out["group"].duplicated()]
-        raise PvigroupError(f"{where}: group {dup.iloc[0]} appears more than once")
-    if pcol == "pvalue_adj":
+        raise PvigroupError(f"{where}: missing column(s) {', '.join(missing)}")
+    pcol = "pvalue_adj" if "pvalue_adj" in names else "pvalue"
+    pieces, ids, offset = [], [], 0
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        if test == "tost" and "tost_pvalue" not in names:
+            raise PvigroupError(f"{where}: missing column(s) tost_pvalue (TOST needs the tests "
+                                "run with a tost margin)")
+        rows = _Rows(batch, where, offset)
+        size = _numbers(batch.column("size"))
+        _check_tasks(rows, size)
+        statistic = _finite(batch, "statistic", rows)
+        p = _finite(batch, pcol, rows)
+        tost = _finite(batch, "tost_pvalue", rows) if test == "tost" else np.full(len(p), np.nan)
+        ids.append(rows.groups)
+        sel = np.flatnonzero(keep(p, tost, size) if keep is not None else np.ones(len(p), bool))
+        take = pa.array(sel)
+        pieces.append(pd.DataFrame({
+            "group": rows.groups.take(take).to_numpy(zero_copy_only=False),
+            "size": size[sel].astype(np.int64),
+            "test": _strings(batch.column("test")).take(take).to_numpy(zero_copy_only=False),
+            "statistic": statistic[sel], "_p": p[sel], "_stat": np.abs(statistic[sel]),
+            "_tost": tost[sel]}))
+        offset += batch.num_rows
+    if ids:
+        every = pa.chunked_array(ids)
+        if pc.count_distinct(every).as_py() != len(every):
+            counts = pc.value_counts(every)
+            dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1))[0]
+            raise PvigroupError(f"{where}: group {dup.as_py()} appears more than once")
+    if pcol == "pvalue_adj" and offset:
         log.info("%s: decisions use the corrected p-values (pvalue_adj)", where)
+    out = (pd.concat(pieces, ignore_index=True) if pieces
+           else pd.DataFrame({c: pd.Series(dtype=object) for c in COMPACT}))
+    out.attrs["n_tests"] = offset
     return out
+
+
+def check_tests(tests: pd.DataFrame, test: str, where: str,
+                keep: Keep | None = None) -> pd.DataFrame:
+    """:func:`check_batches` on a tests DataFrame."""
+    names, batches = frame_batches(tests)
+    if test == "tost" and len(tests) and "tost_pvalue" not in names:
+        raise PvigroupError(f"{where}: missing column(s) "
+                            + ", ".join([c for c in REQUIRED if c not in names] + ["tost_pvalue"])
+                            + " (TOST needs the tests run with a tost margin)")
+    return check_batches(names, batches, test, where, keep)

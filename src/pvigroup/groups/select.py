@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pvigroup.errors import PvigroupError
-from pvigroup.groups._tests import check_tests, read_tests
+from pvigroup.groups._tests import check_batches, check_tests, read_tests
 from pvigroup.io import write_tsv
 from pvigroup.workflow import SEP
 
@@ -196,8 +196,8 @@ def select_checked(
         dissimilar = different.loc[_greedy(_dissimilar_sorted(different, size_priority))]
     dissimilar = _cap(dissimilar, max_dissimilar, "max_dissimilar")
     log.info("%d of %d groups accepted (%s, alpha=%g); %s: %d similar groups; control %s: %d "
-             "dissimilar groups", len(accepted), len(t), test, alpha, select, len(similar),
-             control, len(dissimilar))
+             "dissimilar groups", len(accepted), t.attrs.get("n_tests", len(t)), test, alpha,
+             select, len(similar), control, len(dissimilar))
     return (_out(similar, "pvi-similar", score, test),
             _out(dissimilar, "pvi-dissimilar", "_p", test))
 
@@ -297,14 +297,26 @@ def write_groups(
     be None (pairs only). Errors name the file and its row."""
     _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes)
     paths = [Path(pairs_tsv)] + ([Path(triples_tsv)] if triples_tsv is not None else [])
-    frames = []
+    sizes = {2} if control == "partner" else (
+        None if dissimilar_sizes is None else set(dissimilar_sizes))
+
+    def keep(p: np.ndarray, tost: np.ndarray, size: np.ndarray) -> np.ndarray:
+        """Rows some mode can use: accepted ones, rejected ones of a control size."""
+        accepted = tost < alpha if test == "tost" else p > alpha
+        control_size = np.ones(len(p), bool) if sizes is None else np.isin(size, list(sizes))
+        return accepted | ((p < alpha) & control_size)
+
+    frames, total = [], 0
     for p in paths:
-        raw = read_tests(p)
-        if test == "tost" and len(raw) and "tost_pvalue" not in raw.columns:
-            raise PvigroupError(f"{p}: no tost_pvalue column; run the tests with a tost margin "
-                                "(grouping.test: tost)")
-        frames.append(check_tests(raw, test, str(p)))
-        del raw
+        names, batches = read_tests(p)
+        if test == "tost" and "tost_pvalue" not in names:
+            batches = list(batches)
+            if any(b.num_rows for b in batches):
+                raise PvigroupError(f"{p}: no tost_pvalue column; run the tests with a tost "
+                                    "margin (grouping.test: tost)")
+        frame = check_batches(names, batches, test, str(p), keep)
+        total += frame.attrs["n_tests"]
+        frames.append(frame)
     nonempty = [f for f in frames if len(f)]
     checked = pd.concat(nonempty, ignore_index=True) if len(nonempty) > 1 else (
         nonempty[0] if nonempty else frames[0])
@@ -313,6 +325,7 @@ def write_groups(
         if pc.count_distinct(ids).as_py() != len(ids):
             dup = checked["group"][checked["group"].duplicated()].iloc[0]
             raise PvigroupError(f"{' + '.join(map(str, paths))}: group {dup} is in both tables")
+    checked.attrs["n_tests"] = total
     similar, dissimilar = select_checked(
         checked, alpha=alpha, rule=rule, test=test, size_priority=size_priority,
         dissimilar_sizes=dissimilar_sizes, max_dissimilar=max_dissimilar, select=select,
