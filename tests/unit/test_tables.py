@@ -145,6 +145,39 @@ def test_stl_mtl_missing_member_row_names_file():
         tb.stl_mtl_frame(agg.drop(columns="f1_ci"), "pvi-similar", ["a"], "agg.tsv")
 
 
+def test_stl_mtl_listed_groups_first_in_listed_order():
+    cols = ["kind", "source", "group", "task", "n_seeds", "acc_mean", "acc_ci", "f1_mean",
+            "f1_ci"]
+    rows = [["stl", "stl", t, t, 5, 0.5, 0.1, 0.4, 0.1] for t in "abcd"]
+    for src, g in (("pvi-similar", "a__b"), ("pvi-similar", "c__d"), ("manual", "c__d"),
+                   ("manual", "b__c"), ("manual", "a__d")):
+        rows += [["mtl", src, g, t, 5, 0.6, 0.1, 0.5, 0.1] for t in g.split("__")]
+    agg = pd.DataFrame(rows, columns=cols)
+    # listed first (tasks as listed), then the source's other groups; c__d once
+    frame = tb.stl_mtl_frame(agg, "pvi-similar", list("abcd"), listed=[["d", "c"], ["c", "b"]])
+    assert list(zip(frame.group, frame.task, strict=True)) == [
+        ("c__d", "d"), ("c__d", "c"), ("b__c", "c"), ("b__c", "b"), ("a__b", "a"), ("a__b", "b")]
+    # a manual group not listed for this table (a__d) stays out
+    assert "a__d" not in set(tb.stl_mtl_frame(agg, "pvi-similar", list("abcd")).group)
+    with pytest.raises(PvigroupError, match=r"listed MTL group.*e__f have no rows"):
+        tb.stl_mtl_frame(agg, "pvi-similar", list("abcd"), "agg.tsv", listed=[["e", "f"]])
+
+
+def test_listed_groups_follow_role_and_sources(config):
+    cfg = copy.deepcopy(config)
+    model = min(cfg["models"])
+    tasks = tb.model_tasks(cfg, model)[:3]
+    cfg.setdefault("grouping", {})["manual"] = [
+        {"name": "x", "tasks": [tasks[1], tasks[0]], "role": "similar"},
+        {"name": "y", "tasks": [tasks[2], tasks[0]], "role": "dissimilar"},
+        [tasks[1], tasks[2]]]
+    cfg.setdefault("train", {})["sources"] = ["manual"]
+    assert tb.listed_groups(cfg, model, "pvi-similar", tasks) == [[tasks[1], tasks[0]]]
+    assert tb.listed_groups(cfg, model, "pvi-dissimilar", tasks) == [[tasks[2], tasks[0]]]
+    cfg["train"]["sources"] = ["pvi-similar"]
+    assert tb.listed_groups(cfg, model, "pvi-similar", tasks) == []
+
+
 def test_llm_dataset_label_baseline_tables(config, tmp_path):
     _make_all(config, tmp_path)
     t7 = pd.read_csv(tmp_path / "table07.csv")
