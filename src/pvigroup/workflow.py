@@ -115,7 +115,7 @@ def manual_entries_for(config, model: str) -> list[dict]:
     listed order, as ``{"name", "tasks", "role"}`` (plain task lists: no name, role ``other``)."""
     tasks = set(model_tasks(config, model))
     out = []
-    for entry in config["grouping"]["manual"]:
+    for entry in (config.get("grouping") or {}).get("manual") or []:
         if isinstance(entry, dict):
             e = {"name": entry.get("name"), "tasks": list(entry["tasks"]),
                  "role": entry.get("role") or "other"}
