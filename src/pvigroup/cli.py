@@ -1,6 +1,6 @@
 """The ``pvigroup`` command: helpers around the workflow (the workflow itself is ``snakemake``).
 
-    pvigroup estimate [--configfile FILE] [--device gpu|cpu] [--csv OUT]
+    pvigroup estimate [--configfile FILE] [--directory DIR] [--device gpu|cpu] [--csv OUT]
 
 prints the jobs per stage and the estimated device-hours of a configured run before anything
 trains (see :mod:`pvigroup.estimate`).
@@ -28,8 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     est.add_argument("--device", choices=("gpu", "cpu"), default=None,
                      help="price training with GPU or CPU step times (default: cpu when the "
                           "config sets engine.device: cpu, else gpu)")
-    est.add_argument("--data-dir", default="results/data",
-                     help="prepared tasks (their task.json gives the real split sizes)")
+    est.add_argument("--directory", default=".",
+                     help="the workflow's working directory (snakemake --directory): its local "
+                          "task files, prepared data and group files are read")
+    est.add_argument("--data-dir", default=None,
+                     help="prepared tasks (default DIR/results/data): split sizes and lengths")
     est.add_argument("--csv", default=None, help="also write one row per rule to this csv")
     sus = sub.add_parser("suspects", help="a task's lowest-PVI instances (suspect labels)")
     sus.add_argument("--model", required=True, help="model key (results/pvi/{model}/)")
@@ -44,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
 
         config = load_config(args.configfile)
         device = args.device or ("cpu" if config["engine"]["device"] == "cpu" else "gpu")
-        result = estimate(config, device=device, data_dir=args.data_dir)
+        result = estimate(config, device=device, data_dir=args.data_dir,
+                          workdir=args.directory)
     except PvigroupError as err:
         print(f"pvigroup: {err}", file=sys.stderr)
         return 1

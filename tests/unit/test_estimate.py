@@ -337,3 +337,28 @@ def test_text_report_and_bad_config(tmp_path):
         load_config(bad, REPO_ROOT)
     with pytest.raises(PvigroupError, match="not found"):
         load_config(tmp_path / "missing.yaml", REPO_ROOT)
+
+
+def test_bound_at_a_hundred_tasks_and_its_budget(tmp_path):
+    def mtl(**grouping):
+        r = rule(estimate(make_config(tmp_path, n_tasks=100, grouping=grouping),
+                          workdir=tmp_path), "train_mtl")
+        return r.jobs, r.exact
+
+    # every accepted group: every pair and triple could be accepted; a partner per task
+    assert mtl() == ((math.comb(100, 2) + math.comb(100, 3) + 99) * 2, False)
+    # a disjoint cover with a budget: what a researcher would run at this scale
+    assert mtl(select="cover", max_groups=10, max_dissimilar=5) == ((10 + 5) * 2, False)
+
+
+def test_command_reads_the_working_directory(tmp_path, capsys):
+    from pvigroup.cli import main
+
+    make_config(tmp_path, n_tasks=2)
+    pd.DataFrame({"text": [f"row {i}" for i in range(50)],
+                  "label": ["a", "b"] * 25}).to_csv(tmp_path / "t0.csv", index=False)
+    assert main(["estimate", "--configfile", str(tmp_path / "cfg.yaml"),
+                 "--directory", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert ("split sizes from the rows of the local files, split by the split policy (capped by "
+            "max_rows): t0") in out

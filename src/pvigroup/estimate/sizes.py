@@ -92,7 +92,7 @@ def split_sizes(config: Mapping[str, Any], data_dir: str | Path = "results/data"
         prepared = Path(data_dir) / task / "task.json"
         max_rows = {k: v for k, v in (cfg.get("max_rows") or {}).items()
                     if k in SPLITS and v}
-        capped = " capped by max_rows" if max_rows else ""
+        capped = " (capped by max_rows)" if max_rows else ""
         counted = None if prepared.exists() else counted_rows(cfg, workdir)
         if prepared.exists():
             sizes[task] = res.task_rows(task, config, data_dir)
