@@ -342,6 +342,9 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
     assumptions.append(f"start-up per job: {startup:g} s on {device}")
     assumptions.append("each batch priced at its length bucket (engine.buckets) from the rows' "
                        "token lengths; a read-out pass costs a third of a training pass")
+    if any(jobs.counts[r] for r in ("taskemb_embed", "surrogate_run", "tag_affinity")):
+        assumptions.append("baseline jobs (TaskEmb, surrogate, TAG): every batch at their "
+                           "max_length, an eval pass per epoch")
     for how, where in length_sources.items():
         assumptions.append(f"token lengths from {how}: {', '.join(where)}" if how else
                            "token lengths unknown (not prepared), every row priced at its run's "
