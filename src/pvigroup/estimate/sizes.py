@@ -124,8 +124,13 @@ def load_tokenizer(pretrained: str):
 
         from pvigroup.config import resolve_pretrained
 
-        hf_logging.set_verbosity_error()
-        tok = AutoTokenizer.from_pretrained(resolve_pretrained(pretrained), local_files_only=True)
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # a missing file is expected here, not an error
+        try:
+            tok = AutoTokenizer.from_pretrained(resolve_pretrained(pretrained),
+                                                local_files_only=True)
+        finally:
+            hf_logging.set_verbosity(level)
     except (OSError, ValueError, ImportError, PvigroupError) as err:
         log.info("tokenizer of %s not available offline (%s): lengths approximated", pretrained,
                  err)
@@ -163,8 +168,15 @@ def token_lengths(task: str, pretrained: str, data_dir: str | Path = "results/da
         if tok is None:
             out[split] = approx_lengths(frame)
             continue
+        from transformers.utils import logging as hf_logging
+
         from pvigroup.engine.encode import encode_frame
 
-        out[split] = encode_frame(tok, frame, 10**9, null_input=False).lengths
+        level = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()  # rows longer than the model's limit are expected
+        try:  # untruncated: each grid max_length clips them
+            out[split] = encode_frame(tok, frame, 10**9, null_input=False).lengths
+        finally:
+            hf_logging.set_verbosity(level)
     return out, ("the model's tokenizer" if tok is not None
                  else f"characters / {CHARS_PER_TOKEN} (tokenizer not available offline)")
