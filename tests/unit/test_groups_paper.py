@@ -207,3 +207,12 @@ def test_paper_tables_3_to_6_regenerate_in_the_paper_order(config):
         assert [r[0] for r in table.rows[::1]] == [
             " + ".join(names.get(t, t) for t in g) for g, _ in
             zip(paper["group_order"].str.split(","), paper["task"], strict=True)]
+
+
+def test_a_manual_group_across_models_is_refused():
+    from pvigroup.errors import PvigroupError
+
+    cfg = copy.deepcopy(PAPER)
+    cfg["grouping"]["manual"] = [{"name": "x", "tasks": ["cb", "thyme-neg"], "role": "similar"}]
+    with pytest.raises(PvigroupError, match=r"grouping.manual\[0\] .*no model has all"):
+        validate_config(cfg, ROOT / "workflow/schemas/config.schema.yaml")
