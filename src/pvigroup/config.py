@@ -67,6 +67,11 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
                     f"known tasks: {', '.join(sorted(tasks))}")
         if len(set(group)) != len(group):
             raise PvigroupError(f"{where}: grouping.manual[{i}] lists a task twice: {group}")
+        models = config.get("models") or {}
+        if models and not any(set(group) <= set(spec.get("tasks") or tasks)
+                              for spec in models.values()):
+            raise PvigroupError(f"{where}: grouping.manual[{i}] {list(group)}: no model has all "
+                                "these tasks (models.*.tasks); a group shares one encoder")
 
 
 def task_hparams(config: Mapping[str, Any], task: str, section: str = "pvi") -> dict[str, Any]:
