@@ -123,11 +123,14 @@ def sync() -> None:
         torch.cuda.synchronize()
 
 
-def reset_peak() -> None:
+def reset_peak() -> float:
+    """Reset the peak-memory counter; the MB still allocated (the new peak's floor)."""
     import torch
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+        return round(torch.cuda.memory_allocated() / 2**20, 1)
+    return 0.0
 
 
 def peak_mb() -> float:
@@ -228,7 +231,7 @@ def run_engine(ctx: Ctx, model_dir: str, df, labels, params, out_dir, dev=None, 
     device = options.resolve_device()
     expected = buckets_used(model_dir, df, params.max_length, options)
     reset_compile()
-    reset_peak()
+    floor = reset_peak()
     t0 = time.perf_counter()
     res = train(model_dir, [TaskData("t", labels, df, dev)], params, out_dir, options=options)
     sync()
@@ -245,6 +248,7 @@ def run_engine(ctx: Ctx, model_dir: str, df, labels, params, out_dir, dev=None, 
         "train_call_s": wall,
         "final_loss": epochs[-1]["loss"],
         "peak_mem_mb": peak_mb(),
+        "mem_at_start_mb": floor,
         "compile": compile_counts(expected, options.compile_mode(device)),
         "amp": str(options.autocast_dtype(device)),
         "out_dir": str(out_dir),
@@ -296,7 +300,7 @@ def run_trainer(ctx: Ctx, model_dir: str, df, n_labels, p: dict, out_dir, dev=No
         logging_strategy="epoch", report_to=[], seed=p["seed"], disable_tqdm=True,
         dataloader_num_workers=0,
     )  # fmt: skip
-    reset_peak()
+    floor = reset_peak()
     trainer = Trainer(model=model, args=args, train_dataset=encode(df),
                       data_collator=DataCollatorWithPadding(tok), callbacks=[EpochTimer()])  # fmt: skip
     trainer.train()
@@ -309,6 +313,7 @@ def run_trainer(ctx: Ctx, model_dir: str, df, n_labels, p: dict, out_dir, dev=No
         "steady_samples_per_s": statistics.mean(e["samples_per_s"] for e in later),
         "final_loss": losses[-1] if losses else None,
         "peak_mem_mb": peak_mb(),
+        "mem_at_start_mb": floor,
         "bf16": cuda,
         "padding": "dynamic (DataCollatorWithPadding)",
     }

@@ -69,6 +69,7 @@ def step_throughput(ctx: Ctx, arch: str) -> dict:
     ctx.result["workload"] = {"arch": arch, "rows": len(df), "epochs": s["epochs"],
                               "batch": s["batch"], "lr": s["lr"], "max_length": s["max_length"],
                               "clip": 1.0}  # fmt: skip
+    ctx.save()
     eng = ctx.part("engine", run_engine, ctx, model_dir, df, ["a", "b"], _params(ctx),
                    ctx.work / f"engine-{arch}")  # fmt: skip
     shutil.rmtree(ctx.work / f"engine-{arch}", ignore_errors=True)
@@ -183,7 +184,9 @@ def child_train(spec_path: str) -> int:
     return code
 
 
-def _child(ctx: Ctx, spec: dict, name: str, signal_at: int | None = None) -> dict:
+def _child(ctx: Ctx, spec: dict, name: str, signal_at: int | None = None,
+           in_process: bool = False) -> dict:
+    """Run :func:`child_train` in a child process (``in_process``: here, for the reference)."""
     import json
 
     from pvigroup.engine import default_resume_dir
@@ -194,6 +197,12 @@ def _child(ctx: Ctx, spec: dict, name: str, signal_at: int | None = None) -> dic
         Path(spec[key]).unlink(missing_ok=True)
     path = ctx.work / f"sig-{name}.spec.json"
     path.write_text(json.dumps(spec))
+    if in_process:
+        code = child_train(str(path))
+        out = json.loads(Path(spec["result"]).read_text())
+        ckpt = default_resume_dir(spec["out"]) / "checkpoint.pt"
+        return {**out, "returncode": code, "sigterm_after_step": None,
+                "checkpoint_exists": ckpt.exists(), "process": "the step's own"}  # fmt: skip
     cmd = [sys.executable, str(Path(__file__).with_name("gpu_check.py")), "--child", str(path)]
     proc = subprocess.Popen(cmd)
     limit = time.time() + ctx.seconds_left(300)
@@ -237,7 +246,8 @@ def step_sigterm(ctx: Ctx) -> dict:
             "options": {"device": opts.device, "progress": False, "threads": opts.threads},
             "buckets": len(effective_buckets(opts.buckets, length))}  # fmt: skip
     ctx.result["plan"] = {"arch": "small", "total_steps": total, "sigterm_after_step": stop_at}
-    ref = ctx.part("reference", _child, ctx, {**spec, "out": str(ctx.work / "sig-ref")}, "ref")
+    ref = ctx.part("reference", _child, ctx, {**spec, "out": str(ctx.work / "sig-ref")}, "ref",
+                   in_process=True)  # fmt: skip
     run = {**spec, "out": str(ctx.work / "sig-run")}
     stopped = ctx.part("interrupted", _child, ctx, run, "stopped", stop_at)
     resumed = ctx.part("resumed", _child, ctx, run, "resumed")
@@ -380,12 +390,16 @@ def step_snakemake(ctx: Ctx) -> dict:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
         try:
-            proc.wait(timeout=ctx.seconds_left(1200) - 5)
+            proc.wait(timeout=max(1.0, ctx.seconds_left(1200) - 12))
             timed_out = False
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # stop it (and its jobs) before the step is killed
             timed_out = True
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     text = log.read_text(errors="replace")
     print(text[-6000:], flush=True)
     ctx.result.update(returncode=proc.returncode, timed_out=timed_out,
