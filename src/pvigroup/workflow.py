@@ -189,6 +189,8 @@ def outputs_summary(config, workdir: str | Path = ".") -> list[str]:
             (res / "stats" / model / "pairs.tsv", "pair tests"),
             (res / "stats" / model / "triples.tsv", "triple tests"),
             (res / "stats" / model / "vinfo.tsv", "V-information per task with CIs"),
+            (res / "diagnostics" / model / "summary.tsv",
+             "diagnostics: suspect labels per task ({task}.suspects.tsv), overlap"),
             (res / "train" / model / "aggregate.tsv", "STL and MTL, mean and 95 % CI over seeds"),
         ]
         for path, what in named:
