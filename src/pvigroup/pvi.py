@@ -62,6 +62,28 @@ def majority_accuracy(train_labels: np.ndarray, eval_labels: np.ndarray) -> floa
     return float(np.mean(np.asarray(eval_labels) == majority))
 
 
+def collapse_check(log2_gprime: np.ndarray, labels: np.ndarray, train_labels: np.ndarray,
+                   n_labels: int) -> dict[str, float | bool | None]:
+    """Is g′ no better than the label prior? Compared in log-loss on the held-out rows.
+
+    ``gprime_log_loss`` is the mean −log2 g′(y) (bits), ``prior_log_loss`` the cross-entropy of
+    the train label prior (:func:`empirical_prior`) on the same rows, i.e. the loss of the best
+    input-free model. ``collapsed`` when g′'s loss is not below the prior's: then the V-usable
+    information g′ shows over the prior is ≤ 0 and PVI only reflects the label prior. Accuracy
+    against the majority label is no test on a skewed task (a g′ that learned something can sit
+    at the majority accuracy). ``prior_log_loss`` is None (infinite) when a held-out label never
+    occurs in train; g′ then never counts as collapsed.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    g_loss = float(-np.mean(np.asarray(log2_gprime, dtype=np.float64)))
+    with np.errstate(divide="ignore"):
+        p_log2 = empirical_prior(train_labels, n_labels)[labels] / LN2
+    p_loss = float(-np.mean(p_log2))
+    finite = math.isfinite(p_loss)
+    return {"gprime_log_loss": g_loss, "prior_log_loss": p_loss if finite else None,
+            "collapsed": bool(finite and g_loss >= p_loss)}
+
+
 def macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
     """Macro-averaged F1 over the labels present in gold or pred (sklearn's convention)."""
     gold = np.asarray(gold)
@@ -129,14 +151,35 @@ def _null_logprobs(null_path: Path, task: str, df: pd.DataFrame, options) -> tup
     return predict_logprobs(null_path, task, df, null_input=True, options=options), "finetune"
 
 
+def pvi_provenance(gprime_dir: str | Path, null_path: str | Path, info: Mapping[str, Any],
+                   options) -> dict[str, Any]:
+    """What changes the numbers of a PVI file: read-out engine settings and library versions
+    (``device, precision, compile, torch, transformers``), the checkpoint revision, the dataset
+    revision (from ``task.json``) and the training provenance of g′ and g (their meta.json)."""
+    from pvigroup.engine.provenance import dataset_revision, engine_provenance
+
+    def trained(path: Path) -> dict | None:
+        meta = path / "meta.json"
+        return read_json(meta).get("provenance") if meta.is_file() else None
+
+    gprime, null = trained(Path(gprime_dir)), trained(Path(null_path))
+    return {**engine_provenance(options),
+            "model_revision": (gprime or {}).get("model_revision"),
+            "dataset_revision": dataset_revision(info),
+            "training": {"gprime": gprime,
+                         "null": null if Path(null_path).is_dir() else "empirical-prior"}}
+
+
 def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | Path,
                 out_parquet: str | Path, out_summary: str | Path, *, split: str, model: str,
                 model_spec: Mapping[str, Any], hparams: Mapping[str, Any],
                 engine: Mapping[str, Any], allow_collapsed: bool = False) -> pd.DataFrame:
     """Read g′ and g out on the held-out ``split`` and write one PVI row per instance.
 
-    Raises ``PvigroupError`` when g′ is no better than the majority baseline (a collapsed
-    fine-tune makes PVI a label-prior artefact) unless ``allow_collapsed``.
+    Raises ``PvigroupError`` when g′ is no better than the label prior in log-loss
+    (:func:`collapse_check`; a collapsed fine-tune makes PVI a label-prior artefact) unless
+    ``allow_collapsed``. The parquet metadata and the summary record the provenance
+    (:func:`pvi_provenance`).
     """
     from pvigroup.config import engine_options
     from pvigroup.engine import predict_logprobs
@@ -179,18 +222,22 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
 
     acc = float(out["correct"].mean())
     maj = majority_accuracy(train_labels, labels)
-    collapsed = acc <= maj
+    gate = collapse_check(out["log2_p_gprime"].to_numpy(), labels, train_labels, n_labels)
+    collapsed = gate["collapsed"]
+    provenance = pvi_provenance(gprime_dir, null_path, info, options)
     summary = {
         "task": task, "model": model, "split": split, "n": len(out),
         "mean_pvi": float(out["pvi"].mean()), "sd_pvi": float(out["pvi"].std(ddof=1)),
         "gprime_accuracy": acc, "gprime_macro_f1": macro_f1(labels, pred, n_labels),
-        "majority_accuracy": maj, "null_model": null_kind, "collapsed": bool(collapsed),
+        "majority_accuracy": maj, "gprime_log_loss": gate["gprime_log_loss"],
+        "prior_log_loss": gate["prior_log_loss"], "null_model": null_kind,
+        "collapsed": bool(collapsed), "provenance": provenance,
     }
     meta = {
         "model": model, "pretrained": model_spec.get("pretrained"), "hparams": dict(hparams),
         "seed": hparams.get("seed"), "null_model": null_kind, "split": split,
         "data_fingerprint": read_meta(data_dir / f"{split}.parquet").get("fingerprint"),
-        "package_version": __version__,
+        "package_version": __version__, "provenance": provenance,
     }
     write_parquet(out, out_parquet, meta)
     write_json(summary, out_summary)
@@ -198,9 +245,10 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
              task, summary["mean_pvi"], len(out), split, acc, maj)
     if collapsed and not allow_collapsed:
         raise PvigroupError(
-            f"{task}: g' accuracy {acc:.3f} on {split} is no better than the majority baseline "
-            f"{maj:.3f}: the fine-tune collapsed, so PVI would only reflect the label prior. "
-            f"Train longer or with a higher lr (tasks.{task}.overrides), or set "
+            f"{task}: g' log-loss {gate['gprime_log_loss']:.3f} bits on {split} is no better "
+            f"than the label prior's {gate['prior_log_loss']:.3f} bits (accuracy {acc:.3f}, "
+            f"majority {maj:.3f}): the fine-tune collapsed, so PVI would only reflect the label "
+            f"prior. Train longer or with a higher lr (tasks.{task}.overrides), or set "
             f"pvi.allow_collapsed: true to keep it")
     return out
 
@@ -237,5 +285,6 @@ def read_pvi(path: str | Path) -> np.ndarray:
     return df["pvi"].to_numpy(dtype=np.float64)
 
 
-__all__ = ["compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
-           "macro_f1", "majority_accuracy", "null_model_difference", "pvi", "read_pvi"]
+__all__ = ["collapse_check", "compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
+           "macro_f1", "majority_accuracy", "null_model_difference", "pvi", "pvi_provenance",
+           "read_pvi"]
