@@ -92,8 +92,8 @@ CPU_RULES: dict[str, tuple[int, int]] = {
     "make_twin_task": (2000, 10),
     "prepare_task": (4000, 30),
     "fit_empirical_prior": (2000, 10),
-    "pair_test": (1000, 2),
-    "triple_test": (1000, 2),
+    "pair_tests": (2000, 10),  # every pair of a model in one job
+    "group_tests": (4000, 30),  # every group of 3+ tasks of a model in one job
     "taskemb_similarity": (2000, 10),
     "surrogate_fit": (4000, 30),
     "collect_train": (2000, 10),

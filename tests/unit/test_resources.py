@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from pvigroup import resources as res
 from pvigroup.errors import PvigroupError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def config(**extra):
@@ -183,8 +187,13 @@ def test_rule_resources_callables(tmp_path):
 
 
 def test_cpu_rules():
-    assert res.cpu_rule("pair_test") == {"mem_mb": 1000, "runtime": 2}
-    assert res.cpu_rule("pair_test", attempt=2) == {"mem_mb": 2000, "runtime": 4}
+    assert res.cpu_rule("pair_tests") == {"mem_mb": 2000, "runtime": 10}
+    assert res.cpu_rule("pair_tests", attempt=2) == {"mem_mb": 4000, "runtime": 20}
+    # the table names only rules the workflow has (plot: the plot_* rules)
+    rules = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    missing = [r for r in res.CPU_RULES
+               if not re.search(rf"^(?:rule|checkpoint) {r}(?:_\w+)?:", rules, re.MULTILINE)]
+    assert not missing, missing
     f = res.cpu_rule_resources("prepare_task")
     assert f["mem_mb"](None, attempt=2) == 8000 and f["runtime"](None) == 30
     with pytest.raises(PvigroupError, match="no resource defaults"):
