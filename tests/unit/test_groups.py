@@ -401,6 +401,10 @@ def test_checks_in_chunks_name_the_table_row(monkeypatch):
     t.loc[3, "group"] = "g__i"
     with pytest.raises(PvigroupError, match="row 3: group 'g__i' does not match"):
         groups.select_groups(t)
+    # a group listed twice, in different chunks and task orders
+    t = table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5), ("e,f", 1.0, 0.5), ("d,c", 1.0, 0.5))
+    with pytest.raises(PvigroupError, match="group c__d appears more than once"):
+        groups.select_groups(t)
 
 
 def test_tsv_with_a_bad_number_names_the_file(tmp_path):

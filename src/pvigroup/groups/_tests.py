@@ -122,13 +122,19 @@ class _Rows:
                                                                             else ""))
 
 
-def _check_tasks(rows: _Rows, size: np.ndarray) -> None:
-    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``."""
+def _check_tasks(rows: _Rows, size: np.ndarray, codebook: dict[str, int]
+                 ) -> dict[int, np.ndarray]:
+    """Task names valid and distinct, ``size`` their number, ``group`` the id of ``tasks``.
+
+    Returns each group size's rows as sorted task codes (``codebook``: name -> code, shared
+    by every batch of a table), which find groups listed twice without holding the ids.
+    """
     split = pc.split_pattern(rows.tasks, ",")
     lengths = pc.list_value_length(split).to_numpy(zero_copy_only=False)
     encoded = pc.dictionary_encode(pc.list_flatten(split))
     names = encoded.dictionary.to_pylist()
     codes = encoded.indices.to_numpy(zero_copy_only=False)
+    to_global = np.array([codebook.setdefault(n, len(codebook)) for n in names], dtype=np.int32)
     bad = np.array([not NAME_RE.match(n) for n in names], dtype=bool)
     if bad[codes].any():
         row_of = np.repeat(np.arange(len(lengths)), lengths)
@@ -143,12 +149,15 @@ def _check_tasks(rows: _Rows, size: np.ndarray) -> None:
     rank = np.empty(len(names), dtype=np.int64)
     rank[np.argsort(np.array(names, dtype=object), kind="stable")] = np.arange(len(names))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    keys = {}
     for k in np.unique(lengths):
         which = np.flatnonzero(lengths == k)
-        mat = np.sort(rank[codes[starts[which, None] + np.arange(k)]], axis=1)
+        local = codes[starts[which, None] + np.arange(k)]
+        mat = np.sort(rank[local], axis=1)
         dup = np.flatnonzero((np.diff(mat, axis=1) == 0).any(axis=1))
         if dup.size:
             raise rows.bad_tasks(which[dup[0]], "a task twice")
+        keys[int(k)] = np.sort(to_global[local], axis=1)
     same = pc.equal(pc.replace_substring(rows.tasks, ",", SEP), rows.groups)
     for i in np.flatnonzero(~same.to_numpy(zero_copy_only=False)):
         # only rows whose tasks are not listed in id order
@@ -156,6 +165,28 @@ def _check_tasks(rows: _Rows, size: np.ndarray) -> None:
         if group_id(listed.split(",")) != gid:
             raise PvigroupError(f"{rows.where}: row {int(i) + rows.offset}: group {gid!r} does "
                                 f"not match tasks {listed!r}")
+    return keys
+
+
+def _first_duplicate(keys: dict[int, list[np.ndarray]], codebook: dict[str, int]) -> str | None:
+    """The id of a group listed twice, from the sorted task codes of every row (or None)."""
+    names = np.array(sorted(codebook, key=codebook.get), dtype=object)
+    n = max(len(codebook), 1)
+    for k, parts in sorted(keys.items()):
+        mat = np.concatenate(parts)
+        if n ** k < 2**62:  # one int64 key per row: sort and compare neighbours
+            key = np.zeros(len(mat), dtype=np.int64)
+            for j in range(k):
+                key = key * n + mat[:, j]
+            order = np.argsort(key, kind="stable")
+            same = np.flatnonzero(key[order][1:] == key[order][:-1])
+            rows = order[same[:1]]
+        else:
+            _, first, counts = np.unique(mat, axis=0, return_index=True, return_counts=True)
+            rows = first[counts > 1][:1]
+        if rows.size:
+            return SEP.join(sorted(names[mat[rows[0]]]))
+    return None
 
 
 def _finite(batch: pa.RecordBatch, column: str, rows: _Rows) -> np.ndarray:
@@ -184,7 +215,9 @@ def check_batches(names: list[str], batches: Iterable[pa.RecordBatch], test: str
     if missing:
         raise PvigroupError(f"{where}: missing column(s) {', '.join(missing)}")
     pcol = "pvalue_adj" if "pvalue_adj" in names else "pvalue"
-    pieces, ids, offset = [], [], 0
+    pieces, offset = [], 0
+    codebook: dict[str, int] = {}
+    keys: dict[int, list[np.ndarray]] = {}
     for batch in batches:
         if batch.num_rows == 0:
             continue
@@ -193,11 +226,11 @@ def check_batches(names: list[str], batches: Iterable[pa.RecordBatch], test: str
                                 "run with a tost margin)")
         rows = _Rows(batch, where, offset)
         size = _numbers(batch.column("size"))
-        _check_tasks(rows, size)
+        for k, mat in _check_tasks(rows, size, codebook).items():
+            keys.setdefault(k, []).append(mat)
         statistic = _finite(batch, "statistic", rows)
         p = _finite(batch, pcol, rows)
         tost = _finite(batch, "tost_pvalue", rows) if test == "tost" else np.full(len(p), np.nan)
-        ids.append(rows.groups)
         sel = np.flatnonzero(keep(p, tost, size) if keep is not None else np.ones(len(p), bool))
         take = pa.array(sel)
         pieces.append(pd.DataFrame({
@@ -207,12 +240,9 @@ def check_batches(names: list[str], batches: Iterable[pa.RecordBatch], test: str
             "statistic": statistic[sel], "_p": p[sel], "_stat": np.abs(statistic[sel]),
             "_tost": tost[sel]}))
         offset += batch.num_rows
-    if ids:
-        every = pa.chunked_array(ids)
-        if pc.count_distinct(every).as_py() != len(every):
-            counts = pc.value_counts(every)
-            dup = counts.field("values").filter(pc.greater(counts.field("counts"), 1))[0]
-            raise PvigroupError(f"{where}: group {dup.as_py()} appears more than once")
+    dup = _first_duplicate(keys, codebook)
+    if dup is not None:
+        raise PvigroupError(f"{where}: group {dup} appears more than once")
     if pcol == "pvalue_adj" and offset:
         log.info("%s: decisions use the corrected p-values (pvalue_adj)", where)
     out = (pd.concat(pieces, ignore_index=True) if pieces
