@@ -145,9 +145,11 @@ def _mtl(config, model, tasks, profiles, step, buckets, startup, jobs: _Jobs, wo
                           known_tasks=list(config["tasks"]), models=config["models"])
     group_ids = sorted({p.split("/")[4] for p in targets})
 
+    # the grid of an MTL job is the same for every group of the model (only loss weights differ)
+    settings = _train_settings(config, tasks)
+
     def cost(group) -> float:
-        return grid_seconds(step, [profiles[t] for t in group],
-                            _train_settings(config, group), buckets).seconds
+        return grid_seconds(step, [profiles[t] for t in group], settings, buckets).seconds
 
     for gid in group_ids:
         jobs.add("train_mtl", len(seeds), len(seeds) * (startup + cost(wf.group_tasks(gid))),
@@ -155,7 +157,6 @@ def _mtl(config, model, tasks, profiles, step, buckets, startup, jobs: _Jobs, wo
     if not unknown:
         return
     # a task's share of an MTL run with every grid point trained (an upper bound per task)
-    settings = _train_settings(config, tasks)
     alone_cache: dict[str, float] = {}
 
     def alone(t: str) -> float:
