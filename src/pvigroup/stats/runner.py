@@ -41,7 +41,7 @@ from pvigroup.workflow import EXHAUSTIVE_MAX, group_id
 
 log = logging.getLogger(__name__)
 
-_CHUNK_ROWS = 1_000_000  # groups tested (and written) at once
+_CHUNK_ROWS = 250_000  # groups tested (and written) at once
 
 
 def read_test_table(path: str | Path) -> pd.DataFrame:
@@ -97,14 +97,16 @@ def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
 
 
 def _frame(names, idx, cols: dict[str, Any], *, model: str, test: str, size_width: int,
-           s: vec.Summaries, tost: tuple[float, str] | None) -> pd.DataFrame:
-    """The table rows of one chunk, in the column order of :func:`collect_tests`."""
+           s: vec.Summaries, tost: tuple[float, str] | None,
+           arrow: bool = False) -> pd.DataFrame | pa.Table:
+    """The table rows of one chunk, in the column order of :func:`collect_tests` (a pyarrow
+    table with ``arrow``, which keeps the id strings out of Python objects)."""
     rows = len(idx)
     group, tasks = _ids(names, idx)
     nan = np.full(rows, math.nan)
     data: dict[str, Any] = {
-        "group": group.to_numpy(zero_copy_only=False),
-        "tasks": tasks.to_numpy(zero_copy_only=False),
+        "group": group if arrow else group.to_numpy(zero_copy_only=False),
+        "tasks": tasks if arrow else tasks.to_numpy(zero_copy_only=False),
         "size": np.full(rows, idx.shape[1], dtype=np.int64),
         "model": np.full(rows, model, dtype=object),
         "test": np.full(rows, test, dtype=object),
@@ -122,6 +124,9 @@ def _frame(names, idx, cols: dict[str, Any], *, model: str, test: str, size_widt
     for extra in ("subsample", "boot_resamples", "boot_seed"):
         if extra in cols:
             data[extra] = cols[extra]
+    if arrow:
+        return pa.table({k: v if isinstance(v, pa.Array) else pa.array(v)
+                         for k, v in data.items()})
     return pd.DataFrame(data)
 
 
@@ -347,7 +352,7 @@ def run_group_tests(
                     pvalues.append(cols["pvalue"])
                     continue
                 frame = _frame(names, idx, cols, model=model, test=method, size_width=width,
-                               s=s, tost=tost)
+                               s=s, tost=tost, arrow=stream)
                 if stream:
                     writer = _write_chunk(writer, frame, out)
                 else:
@@ -365,7 +370,7 @@ def run_group_tests(
                     start += len(idx)
                     writer = _write_chunk(writer, _frame(
                         names, idx, cols, model=model, test=method, size_width=width, s=s,
-                        tost=tost), out)
+                        tost=tost, arrow=True), out)
     except PvigroupError as err:
         raise PvigroupError(f"{out}: {err}") from None
     finally:
@@ -458,8 +463,7 @@ def _empty_table(names, width, model, method, tost, correction) -> pd.DataFrame:
     return _frame(names, idx, cols, model=model, test=method, size_width=width, s=s, tost=tost)
 
 
-def _write_chunk(writer, frame: pd.DataFrame, out):
-    tab = pa.Table.from_pandas(frame, preserve_index=False)
+def _write_chunk(writer, tab: pa.Table, out):
     if writer is None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         writer = pq.ParquetWriter(out, tab.schema)
