@@ -230,6 +230,8 @@ def run_engine(ctx: Ctx, model_dir: str, df, labels, params, out_dir, dev=None, 
     options = ctx.options(**opt)
     device = options.resolve_device()
     expected = buckets_used(model_dir, df, params.max_length, options)
+    cache = Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR", "/nonexistent"))
+    cached = sum(1 for p in cache.rglob("*") if p.is_file()) if cache.is_dir() else 0
     reset_compile()
     floor = reset_peak()
     t0 = time.perf_counter()
@@ -250,6 +252,7 @@ def run_engine(ctx: Ctx, model_dir: str, df, labels, params, out_dir, dev=None, 
         "peak_mem_mb": peak_mb(),
         "mem_at_start_mb": floor,
         "compile": compile_counts(expected, options.compile_mode(device)),
+        "inductor_cache_files_before": cached,
         "amp": str(options.autocast_dtype(device)),
         "out_dir": str(out_dir),
     }

@@ -405,6 +405,11 @@ def step_snakemake(ctx: Ctx) -> dict:
     ctx.result.update(returncode=proc.returncode, timed_out=timed_out,
                       wall_s=round(time.perf_counter() - t0, 1), job_counts=job_counts(text),
                       job_times=job_times(work))  # fmt: skip
+    if timed_out:
+        ctx.result["error"] = (f"stopped at the time budget after {ctx.result['wall_s']} s "
+                               "(job times so far under job_times)")  # fmt: skip
+    elif proc.returncode != 0:
+        ctx.result["error"] = f"snakemake exited {proc.returncode} (its output: gpu_check.log)"
     return ctx.result
 
 
