@@ -29,9 +29,15 @@ def gpu_check():
 @pytest.fixture(scope="module")
 def dry_report(gpu_check, tmp_path_factory):
     """One full dry run, steps in this process (the SIGTERM step still uses child processes)."""
+    import torch
+
     tmp = tmp_path_factory.mktemp("gpu-check")
-    report = gpu_check.main(["--dry", "--inline", "--out", str(tmp / "out"), "--work",
-                             str(tmp / "work"), "--assets", str(tmp / "no-assets")])  # fmt: skip
+    threads = torch.get_num_threads()  # the dry mode trains with one thread
+    try:
+        report = gpu_check.main(["--dry", "--inline", "--out", str(tmp / "out"), "--work",
+                                 str(tmp / "work"), "--assets", str(tmp / "no-assets")])  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
     return report, tmp / "out"
 
 
@@ -170,3 +176,18 @@ def test_job_times_and_counts_are_read(gpu_check, tmp_path):
     assert job_times(tmp_path) == {"finetune_gprime": {"jobs": 2, "sum_s": 8.5, "max_s": 5.0}}
     text = "Job stats:\njob      count\n-----  -----\nfinetune_gprime  5\ntotal  5\n\nReasons:"
     assert job_counts(text) == {"finetune_gprime": 5, "total": 5}
+
+
+def test_recompile_storm_is_counted_from_dynamo(gpu_check):
+    import torch
+    from gpu_check_lib import compile_counts, reset_compile
+
+    reset_compile()
+    double = torch.compile(lambda x: x * 2, backend="eager", dynamic=False)
+    for n in (2, 3, 4):  # three static shapes: three graphs where one was expected
+        double(torch.ones(n))
+    counts = compile_counts(1, "eager")
+    reset_compile()
+    assert counts["unique_graphs"] == 3 and counts["storm"] is True
+    assert compile_counts(1, None) == {**counts, "mode": None, "unique_graphs": 0,
+                                       "storm": False, "inductor_cudagraph_counters": {}}
