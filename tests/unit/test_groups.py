@@ -416,3 +416,15 @@ def test_tsv_with_a_bad_number_names_the_file(tmp_path):
     write_tsv(table(("a,b", 1.0, 0.5), ("c,d", 1.0, float("nan"))), p)
     with pytest.raises(PvigroupError, match=r"pairs\.tsv: row 1 \(c__d\): pvalue is not a number"):
         groups.write_groups(p, None, tmp_path / "s.tsv", tmp_path / "d.tsv")
+
+
+def test_duplicate_check_with_codes_too_wide_for_one_key():
+    from pvigroup.groups import _tests
+
+    book = {"a": 0, "b": 1, "c": 2}
+    wide = np.array([[0, 1, 2], [0, 1, 2]], dtype=np.int32)  # as if codes did not fit
+    assert _tests._first_duplicate({3: [wide]}, book) == "a__b__c"
+    keyed = _tests._row_keys(np.array([[0, 1, 2]], dtype=np.int32))
+    assert keyed.ndim == 1 and _tests._unkey(keyed, 3).tolist() == [[0, 1, 2]]
+    assert _tests._first_duplicate({3: [keyed, wide[:1]]}, book) == "a__b__c"
+    assert _tests._first_duplicate({3: [keyed]}, book) is None

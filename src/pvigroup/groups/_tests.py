@@ -157,7 +157,7 @@ def _check_tasks(rows: _Rows, size: np.ndarray, codebook: dict[str, int]
         dup = np.flatnonzero((np.diff(mat, axis=1) == 0).any(axis=1))
         if dup.size:
             raise rows.bad_tasks(which[dup[0]], "a task twice")
-        keys[int(k)] = np.sort(to_global[local], axis=1)
+        keys[int(k)] = _row_keys(np.sort(to_global[local], axis=1))
     same = pc.equal(pc.replace_substring(rows.tasks, ",", SEP), rows.groups)
     for i in np.flatnonzero(~same.to_numpy(zero_copy_only=False)):
         # only rows whose tasks are not listed in id order
@@ -168,25 +168,43 @@ def _check_tasks(rows: _Rows, size: np.ndarray, codebook: dict[str, int]
     return keys
 
 
+def _row_keys(mat: np.ndarray) -> np.ndarray:
+    """One int64 per row of sorted task codes (``63 // k`` bits a code), or the rows
+    themselves when a code does not fit."""
+    k = mat.shape[1]
+    bits = 63 // k
+    if mat.size and int(mat.max()) >= 2**bits:
+        return mat
+    key = np.zeros(len(mat), dtype=np.int64)
+    for j in range(k):
+        key = (key << bits) | mat[:, j].astype(np.int64)
+    return key
+
+
 def _first_duplicate(keys: dict[int, list[np.ndarray]], codebook: dict[str, int]) -> str | None:
-    """The id of a group listed twice, from the sorted task codes of every row (or None)."""
+    """The id of a group listed twice, from the keys of :func:`_row_keys` (or None)."""
     names = np.array(sorted(codebook, key=codebook.get), dtype=object)
-    n = max(len(codebook), 1)
     for k, parts in sorted(keys.items()):
-        mat = np.concatenate(parts)
-        if n ** k < 2**62:  # one int64 key per row: sort and compare neighbours
-            key = np.zeros(len(mat), dtype=np.int64)
-            for j in range(k):
-                key = key * n + mat[:, j]
-            order = np.argsort(key, kind="stable")
-            same = np.flatnonzero(key[order][1:] == key[order][:-1])
-            rows = order[same[:1]]
-        else:
+        if any(p.ndim == 2 for p in parts):  # codes too wide for one key: compare rows
+            mat = np.concatenate([p if p.ndim == 2 else _unkey(p, k) for p in parts])
             _, first, counts = np.unique(mat, axis=0, return_index=True, return_counts=True)
             rows = first[counts > 1][:1]
-        if rows.size:
-            return SEP.join(sorted(names[mat[rows[0]]]))
+            if rows.size:
+                return SEP.join(sorted(names[mat[rows[0]]]))
+            continue
+        key = np.concatenate(parts)
+        parts.clear()
+        key.sort()
+        same = np.flatnonzero(key[1:] == key[:-1])
+        if same.size:
+            return SEP.join(sorted(names[_unkey(key[same[:1]], k)[0]]))
     return None
+
+
+def _unkey(key: np.ndarray, k: int) -> np.ndarray:
+    bits = 63 // k
+    mask = (1 << bits) - 1
+    return np.stack([(key >> (bits * (k - 1 - j))) & mask for j in range(k)], axis=1)
 
 
 def _finite(batch: pa.RecordBatch, column: str, rows: _Rows) -> np.ndarray:
