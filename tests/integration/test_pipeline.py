@@ -85,7 +85,7 @@ def test_planted_noise_is_found(tiny_run):
     assert any("noisy" in g for g in dissimilar["group"])
 
 
-def test_rerun_is_a_no_op_and_package_edits_retrain_nothing(tiny_run):
+def test_rerun_is_a_no_op(tiny_run):
     out = snakemake(tiny_run, "groups", "-n", configfile=tiny_run / "tiny.yaml").stdout
     assert "Nothing to be done" in out, out[-3000:]
 
