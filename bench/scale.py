@@ -46,10 +46,11 @@ TINY = REPO / "tests" / "data"
 START, END = "<!-- scale-table -->", "<!-- /scale-table -->"
 
 
-def synthetic_config(n_tasks: int, max_group_size: int = 3,
-                     resamples: int | None = None) -> dict:
+def synthetic_config(n_tasks: int, max_group_size: int = 3, resamples: int | None = None,
+                     grouping: dict | None = None) -> dict:
     """The tiny test config with ``n_tasks`` copies of its first task (``t000``, ``t001``, ...);
-    ``resamples`` sets ``stats.bootstrap.resamples`` (None: the default, 2000)."""
+    ``resamples`` sets ``stats.bootstrap.resamples`` (None: the default, 2000), ``grouping``
+    entries of the ``grouping`` section (``select``, ``max_groups``, ...)."""
     cfg = yaml.safe_load((TINY / "tiny.yaml").read_text())
     base = cfg["tasks"]["clean-a"]
     cfg["tasks"] = {task_name(i): {**base, "source": {"files": {"train": "tiny/clean-a.csv"}}}
@@ -57,6 +58,8 @@ def synthetic_config(n_tasks: int, max_group_size: int = 3,
     cfg["stats"] = {**cfg.get("stats", {}), "max_group_size": max_group_size}
     if resamples is not None:
         cfg["stats"]["bootstrap"] = {"resamples": resamples}
+    if grouping:
+        cfg["grouping"] = {**cfg.get("grouping", {}), **grouping}
     return cfg
 
 
@@ -127,13 +130,13 @@ def materialise(workdir: Path, pvi: dict[str, pd.DataFrame], model: str = "minil
 
 
 def prepare(workdir: Path, n_tasks: int, *, max_group_size: int = 3,
-            resamples: int | None = None) -> Path:
+            resamples: int | None = None, grouping: dict | None = None) -> Path:
     """A fresh working directory with the config and its (copied) source file."""
     if workdir.exists():
         shutil.rmtree(workdir)
     (workdir / "tiny").mkdir(parents=True)
     shutil.copy(TINY / "tiny" / "clean-a.csv", workdir / "tiny" / "clean-a.csv")
-    cfg = synthetic_config(n_tasks, max_group_size, resamples)
+    cfg = synthetic_config(n_tasks, max_group_size, resamples, grouping)
     (workdir / "config.yaml").write_text(yaml.safe_dump(cfg))
     return workdir
 
@@ -169,9 +172,10 @@ def rule_seconds(log_text: str) -> dict[str, float]:
 
 
 def measure(root: Path, n_tasks: int, *, max_group_size: int = 3, seed: int = 0,
-            resamples: int | None = None, model: str = "minilm") -> dict:
+            resamples: int | None = None, grouping: dict | None = None,
+            model: str = "minilm") -> dict:
     workdir = prepare(root / f"tasks{n_tasks}", n_tasks, max_group_size=max_group_size,
-                      resamples=resamples)
+                      resamples=resamples, grouping=grouping)
     dry, dry_cpu, dry_mb, _ = timed(_snakemake(workdir, "-n"), workdir)
     pvi = synthetic_pvi(n_tasks, seed)
     materialise(workdir, pvi, model)
@@ -226,14 +230,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--max-group-size", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--resamples", type=int, help="stats.bootstrap.resamples (default 2000)")
+    ap.add_argument("--grouping", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="grouping settings, e.g. select=cover max_groups=20 (YAML values)")
     ap.add_argument("--out", type=Path, help="Markdown file for the table")
     ap.add_argument("--json", type=Path, help="JSON file for the rows")
     args = ap.parse_args(argv)
+    grouping = {k: yaml.safe_load(v) for k, v in (g.split("=", 1) for g in args.grouping)}
     rows = []
     for n in args.tasks:
         t0 = time.perf_counter()
         rows.append(measure(args.workdir, n, max_group_size=args.max_group_size, seed=args.seed,
-                            resamples=args.resamples))
+                            resamples=args.resamples, grouping=grouping))
         print(f"{n} tasks: {json.dumps(rows[-1])} ({time.perf_counter() - t0:.0f} s)",
               flush=True)
         if args.json:

@@ -200,6 +200,8 @@ def test_errors_name_the_file_and_pair(tmp_path, pvi_files):
         stats.run_group_tests(flat, tmp_path / "triples.tsv", method="anova", model="m")
     with pytest.raises(PvigroupError, match="at least 3 tasks"):
         stats.run_group_tests(flat[:2], tmp_path / "t.tsv", method="anova", model="m")
+    one = stats.run_pair_tests(flat[:1], tmp_path / "one.tsv", method="student", model="m")
+    assert one.empty and (tmp_path / "one.tsv").read_text().startswith("group\ttasks\tsize")
     with pytest.raises(ValueError, match="unknown pair test method"):
         stats.run_pair_tests(flat, tmp_path / "p.tsv", method="anova", model="m")
 

@@ -11,6 +11,7 @@ written with a fixed format, random streams seeded per pair.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -179,7 +180,8 @@ def run_pair_tests(
     Parameters
     ----------
     pvi_files : sequence of paths
-        The model's ``results/pvi/{model}/{task}.parquet`` files (at least 2 tasks).
+        The model's ``results/pvi/{model}/{task}.parquet`` files (one task: a header-only
+        table).
     out_tsv : path
     method, seed, tost_margin, tost_variance, bootstrap_resamples, bootstrap_seed :
         As in :func:`run_test` (``student``/``welch`` vectorised, ``paired`` one test per pair).
@@ -201,9 +203,10 @@ def run_pair_tests(
     """
     _check_choice(method, PAIR_METHODS, "pair test method")
     _check_common(correction, test, tost_margin, tost_variance, alpha)
-    loaded, samples, s = _load(pvi_files, 2, out_tsv)
+    loaded, samples, s = _load(pvi_files, 1, out_tsv)  # one task: a header-only table
     names = s.names
-    ij = next(vec.combo_chunks(len(names), 2, chunk=1 << 62))
+    ij = np.array(list(itertools.combinations(range(len(names)), 2)),
+                  dtype=np.int64).reshape(-1, 2)
     try:
         if method in vec.VECTOR_PAIR_METHODS:
             cols = vec.pair_columns(s, ij, method)
@@ -434,7 +437,7 @@ def test_frame(
             part["tost_pvalue"] = vec.group_tost(matrix, idx)
         frames.append(pd.DataFrame(part))
 
-    for ij in vec.combo_chunks(len(names), 2, chunk=1 << 62):
+    for ij in vec.combo_chunks(len(names), 2, chunk=len(names) ** 2 + 1):
         add(ij, vec.pair_columns(s, ij, method) if method in vec.VECTOR_PAIR_METHODS
             else _pair_loop(data, s, ij, method, seed, where), method)
     accepted: dict[int, list[np.ndarray]] = {}
