@@ -58,13 +58,13 @@ def test_paper_table1_pairs_disjoint():
         ("copa,wic", -2.358, 0.019),
         ("cola,copa", -0.072, 0.943),
     )
-    sim, _ = groups.select_groups(t, rule="paper")
-    assert groups_of(sim) == ["causal__cb", "copa__wic", "boolq__rte"]
-    sim, _ = groups.select_groups(t, rule="closest")
-    assert groups_of(sim) == ["cola__copa", "advice__causal", "cb__sst2", "boolq__rte"]
-    for frame in (sim,):
+    paper, _ = groups.select_groups(t, rule="paper")
+    assert groups_of(paper) == ["causal__cb", "copa__wic", "boolq__rte"]
+    closest, _ = groups.select_groups(t, rule="closest")
+    assert groups_of(closest) == ["cola__copa", "advice__causal", "cb__sst2", "boolq__rte"]
+    for frame in (paper, closest):
         tasks = [x for ts in frame["tasks"] for x in ts.split(",")]
-        assert len(tasks) == len(set(tasks))
+        assert len(tasks) == len(set(tasks)), list(frame["group"])
 
 
 def test_triple_vs_pair_conflict():

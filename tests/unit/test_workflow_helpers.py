@@ -134,11 +134,16 @@ def test_limit_threads_caps_torch_and_blas(monkeypatch):
     from pvigroup.io import limit_threads
 
     before = torch.get_num_threads()
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    # set, then delete: monkeypatch records each variable (absent or not) and restores it, so
+    # what limit_threads writes into os.environ does not leak into later tests
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(var, "unset-by-the-test")
+        monkeypatch.delenv(var)
     try:
         limit_threads(1)
         assert torch.get_num_threads() == 1
-        assert __import__("os").environ["OMP_NUM_THREADS"] == "1"
+        environ = __import__("os").environ
+        assert environ["OMP_NUM_THREADS"] == "1" and environ["MKL_NUM_THREADS"] == "1"
         limit_threads(None)  # no job thread count: nothing changes
         assert torch.get_num_threads() == 1
     finally:
