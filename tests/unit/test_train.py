@@ -3,7 +3,6 @@
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats as sps
 
@@ -267,4 +266,12 @@ def test_summary_rows_frame_is_sorted_and_typed():
                           _metrics("stl", "a", 42, {"a": (0.3, 0.4)})], {})
     assert list(df["task"]) == ["a", "b"]
     assert df["seed"].dtype == "int64"
-    assert isinstance(tr.summary_rows([], {}), pd.DataFrame)
+    # each row carries its own run's scores, whatever the order they came in
+    assert df[["group", "seed", "accuracy", "macro_f1"]].values.tolist() == [
+        ["a", 42, 0.3, 0.4], ["b", 52, 0.1, 0.2]]
+    assert set(df["source"]) == {"stl"}
+    # no runs: the same columns and seed dtype (the collect rule writes it as summary.tsv)
+    empty = tr.summary_rows([], {})
+    assert list(empty.columns) == list(df.columns) == [
+        "kind", "source", "group", "task", "seed", "accuracy", "macro_f1"]
+    assert len(empty) == 0 and empty["seed"].dtype == "int64"
