@@ -137,7 +137,13 @@ def test_epoch_runs_mode_trains_each_epoch_count(tmp_path, tiny_bert, data):
                      train=settings(grid={"epochs": [1, 2], "lr": [1e-3], "max_length": [16]},
                                     epoch_search="runs"), engine=ENGINE)
     assert [(g["epochs"], g["epoch"]) for g in m["grid"]] == [(1, 1), (2, 2)]
-    assert m["selected"]["epochs"] in (1, 2)
+    # each run's score is its last epoch's; the better run is kept (a tie keeps the shorter)
+    scores = [g["dev_score"] for g in m["grid"]]
+    assert scores == [g["history"][-1]["dev_score"] for g in m["grid"]]
+    want = 2 if scores[1] > scores[0] else 1
+    assert m["selected"]["epochs"] == want and m["dev_score"] == max(scores)
+    meta = read_json(out / "model" / "meta.json")
+    assert meta["params"]["epochs"] == want and len(meta["history"]) == want
 
 
 @pytest.mark.parametrize(("scripted", "kept"), [((0.9, 0.5, 0.6), 3), ((0.9, 0.7, 0.6), 2)])
