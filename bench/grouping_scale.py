@@ -61,12 +61,23 @@ MODES = {"accepted-partner": {"select": "accepted", "control": "partner",
          "cover-cover": {"select": "cover", "control": "cover", "dissimilar_sizes": [2]}}
 
 
+def peak_gib() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss on Linux, it does not
+    carry over the RSS of the parent the process was forked from)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
 def time_one(folder: Path, kind: str, mode: str) -> None:
     """One write_groups run (in its own process, so its peak memory is its own)."""
     t0, c0 = time.perf_counter(), time.process_time()
     sim, dis = write_groups(folder / f"pairs.{kind}", folder / f"triples.{kind}",
                             folder / "similar.tsv", folder / "dissimilar.tsv", **MODES[mode])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    peak = peak_gib()
     print(f"| {kind} | {mode} | {time.perf_counter() - t0:.1f} | {time.process_time() - c0:.1f} "
           f"| {peak:.2f} | {len(sim)} | {len(dis)} |", flush=True)
 
