@@ -54,7 +54,7 @@ def pair_ids(config, model: str) -> list[str]:
 
 
 def triple_ids(config, model: str) -> list[str]:
-    """Every group of 3 .. max_group_size tasks of ``model`` (all kept under ``triples/``)."""
+    """Every group of 3 .. max_group_size tasks of ``model`` (rows of one ``triples`` table)."""
     tasks = model_tasks(config, model)
     top = min(int(config["stats"]["max_group_size"]), len(tasks))
     return [g for k in range(3, top + 1) for g in combos(tasks, k)]
