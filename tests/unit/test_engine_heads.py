@@ -133,3 +133,29 @@ def test_cnlp_head_refuses_export(tiny_bert, tmp_path):
           tmp_path / "m", options=EngineOptions(device="cpu", progress=False, buckets=(16,)))
     with pytest.raises(PvigroupError, match=r"'cnlp' head.*train with head: hf"):
         export_hf(tmp_path / "m", "t", tmp_path / "hf")
+
+
+@pytest.mark.parametrize("max_grad_norm", [0.0, 0.05])
+def test_clipping_before_every_optimizer_step(tiny_bert, tmp_path, monkeypatch, max_grad_norm):
+    real = torch.nn.utils.clip_grad_norm_
+    seen = []
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        params = [p for p in parameters if p.grad is not None]
+        before = real(params, max_norm, *args, **kwargs)
+        after = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        seen.append((max_norm, float(before), float(after)))
+        return before
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    steps = []
+    train(tiny_bert, [make_task("t", 24)], TrainParams(epochs=1, batch_size=8, lr=1e-3,
+                                                       max_length=16,
+                                                       max_grad_norm=max_grad_norm),
+          tmp_path / "m", options=CPU, step_callback=lambda e, s: steps.append(s))
+    assert steps == [1, 2, 3]
+    if max_grad_norm == 0:
+        assert seen == []
+    else:
+        assert len(seen) == 3 and all(m == max_grad_norm for m, _, _ in seen)
+        assert all(b > max_grad_norm and a <= max_grad_norm * 1.0001 for _, b, a in seen)

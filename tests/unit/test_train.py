@@ -275,3 +275,19 @@ def test_summary_rows_frame_is_sorted_and_typed():
     assert list(empty.columns) == list(df.columns) == [
         "kind", "source", "group", "task", "seed", "accuracy", "macro_f1"]
     assert len(empty) == 0 and empty["seed"].dtype == "int64"
+
+
+def test_same_run_lengths():
+    assert tr.same_run_lengths(90, [512, 128]) == {128: 128, 512: 128}
+    assert tr.same_run_lengths(128, [128, 512]) == {128: 128, 512: 128}
+    assert tr.same_run_lengths(129, [128, 512]) == {128: 128, 512: 512}
+    assert tr.same_run_lengths(200, [128, 256, 512]) == {128: 128, 256: 256, 512: 256}
+    assert tr.same_run_lengths(600, [128, 512]) == {128: 128, 512: 512}
+    with pytest.raises(PvigroupError, match="non-empty"):
+        tr.same_run_lengths(10, [])
+
+
+def test_settings_carry_clipping_and_head():
+    s = tr.TrainSettings.from_params({"max_grad_norm": 0.5, "head": "hf"})
+    assert (s.max_grad_norm, s.head) == (0.5, "hf")
+    assert (tr.TrainSettings().max_grad_norm, tr.TrainSettings().head) == (1.0, "cnlp")

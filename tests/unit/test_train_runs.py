@@ -205,3 +205,42 @@ def test_bad_jobs_are_rejected(tmp_path, tiny_bert, data):
     with pytest.raises(PvigroupError, match="not a sorted group id"):
         tr.train_mtl([data["a"], data["b"]], out / "m.json", out / "p.parquet", out / "model",
                      group="b__a", **kw)
+
+
+def test_a_max_length_that_truncates_nothing_is_recorded_as_the_smaller_run(
+        tmp_path, tiny_bert, data, monkeypatch):
+    import torch
+    import transformers
+
+    from pvigroup import engine
+
+    calls = []
+    real_train = engine.train
+
+    def counting(pretrained, tasks, params, out_dir, **kw):
+        calls.append(params)
+        return real_train(pretrained, tasks, params, out_dir, **kw)
+
+    monkeypatch.setattr(engine, "train", counting)
+    out = tmp_path / "stl"
+    # rows are 8 tokens ([CLS] + 6 words + [SEP]): 6 truncates, 8 holds every row, so 32 and 64
+    # are the run of 8
+    m = tr.train_stl(data["a"], out / "metrics.json", out / "predictions.parquet", out / "model",
+                     task="a", model="tiny", seed=42, pretrained=tiny_bert,
+                     train=settings(grid={"epochs": [1], "lr": [1e-3],
+                                          "max_length": [64, 6, 32, 8]}), engine=ENGINE)
+    assert [p.max_length for p in calls] == [6, 8]
+    assert m["longest_row"] == 8
+    grid = {r["max_length"]: r for r in m["grid"]}
+    assert "same_as" not in grid[6] and "same_as" not in grid[8]
+    for length in (32, 64):
+        assert grid[length]["same_as"] == {"max_length": 8}
+        assert grid[length]["dev_score"] == grid[8]["dev_score"]
+        assert grid[length]["history"] == grid[8]["history"]
+    assert m["selected"]["max_length"] in (6, 8)
+    # clipping and head reach the engine (defaults of train:), provenance is recorded
+    assert {(p.max_grad_norm, p.head) for p in calls} == {(1.0, "cnlp")}
+    prov = read_json(out / "metrics.json")["provenance"]
+    assert prov["device"] == "cpu" and prov["precision"] == "fp32" and prov["compile"] == "off"
+    assert prov["torch"] == torch.__version__ and prov["transformers"] == transformers.__version__
+    assert prov["model_revision"].startswith("local:") and prov["dataset_revision"] == {"a": None}
