@@ -1,4 +1,4 @@
-"""The batched test jobs (pvigroup.stats.runner): the same numbers as one test per group and as
+"""The batched test jobs (pvigroup.stats.runner, group_runner): the same numbers as one test per group and as
 scipy, byte-stable tables, pruning of large groups, bootstrap only where reported."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pvigroup import stats
 from pvigroup import workflow as wf
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_tsv
-from pvigroup.stats import runner
+from pvigroup.stats import group_runner
 from pvigroup.stats import vectorised as vec
 
 # "a" and "a-b": group ids in string order are not index tuples in order ("a-b__x" < "a__x")
@@ -109,7 +109,7 @@ def test_group_table_equals_one_test_per_group(tmp_path, pvi_files, method):
     assert new[0].split("\t")[-1] == "sd_4"
     # the parquet table (used past GROUP_TSV_MAX groups) holds the same rows, written in chunks
     monkey = pytest.MonkeyPatch()
-    monkey.setattr(runner, "_CHUNK_ROWS", 3)
+    monkey.setattr(group_runner, "_CHUNK_ROWS", 3)
     pq = tmp_path / "triples.parquet"
     try:
         stats.run_group_tests(list(pvi_files.values()), pq, method=method, model="m",
@@ -149,7 +149,7 @@ def test_large_groups_are_pruned_to_accepted_subgroups(tmp_path, pvi_files, monk
     files = list(pvi_files.values())
     full = tmp_path / "full.tsv"
     stats.run_group_tests(files, full, method="anova", model="m", max_group_size=5, alpha=0.3)
-    monkeypatch.setattr(runner, "EXHAUSTIVE_MAX", 0)  # every size above 3 pruned
+    monkeypatch.setattr(group_runner, "EXHAUSTIVE_MAX", 0)  # every size above 3 pruned
     pruned = tmp_path / "pruned.tsv"
     stats.run_group_tests(files, pruned, method="anova", model="m", max_group_size=5, alpha=0.3)
     a, b = read_tsv(full), read_tsv(pruned)

@@ -3,7 +3,7 @@
 Two layers, as in ``statsmodels.stats.oneway``: pure functions on arrays (``pair_test``,
 ``group_test``, ``tost``, ``bootstrap_mean_ci``, ``bootstrap_diff_ci``, ``sensitivity``,
 ``vinfo_summary``) that return explicit result objects or frames, and file-level functions for
-the workflow: ``run_pair_tests`` and ``run_group_tests`` (:mod:`pvigroup.stats.runner`) test every
+the workflow: ``run_pair_tests`` and ``run_group_tests`` (``runner``, ``group_runner``) test every
 pair / every group of a model in one process, vectorised where the test allows, and write
 ``pairs.tsv`` / ``triples.tsv`` (``triples.parquet`` for very many groups); ``run_vinfo`` writes
 ``vinfo.tsv``, ``run_sensitivity`` ``sensitivity.tsv`` and ``sensitivity_summary.tsv``. The
@@ -15,7 +15,8 @@ statistic is undefined) raise :class:`pvigroup.errors.PvigroupError` naming the 
 Modules: ``tests`` (pair and group tests), ``effects`` (effect sizes), ``equivalence`` (TOST),
 ``bootstrap`` (bootstrap CIs, V-information, seed variability), ``vectorised`` (tests of many
 groups at once from per-task summaries), ``sensitivity``, ``files`` (single-test files, vinfo) and
-``runner`` (the workflow's batched test jobs). See ``docs/statistics.md``.
+``runner`` / ``group_runner`` (the workflow's pair and group test jobs). See
+``docs/statistics.md``.
 """
 
 from pvigroup.stats._base import (
@@ -47,7 +48,8 @@ from pvigroup.stats.files import (
     run_test,
     run_vinfo,
 )
-from pvigroup.stats.runner import read_test_table, run_group_tests, run_pair_tests
+from pvigroup.stats.group_runner import run_group_tests
+from pvigroup.stats.runner import read_test_table, run_pair_tests
 from pvigroup.stats.sensitivity import (
     SENSITIVITY_COLUMNS,
     SUMMARY_COLUMNS,

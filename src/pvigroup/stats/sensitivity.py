@@ -21,7 +21,7 @@ from pvigroup.stats._base import (
     _stable_seed,
 )
 from pvigroup.stats.files import _load_pvi
-from pvigroup.stats.runner import test_frame
+from pvigroup.stats.group_runner import test_frame
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def sensitivity(
     For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
     without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
     2 to ``max_group_size`` tasks is tested as the workflow tests them
-    (:func:`pvigroup.stats.runner.test_frame`: pairs with ``method``, larger groups with
+    (:func:`pvigroup.stats.group_runner.test_frame`: pairs with ``method``, larger groups with
     ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
     the same acceptance rule, tie-break and size priority as the workflow.
 
