@@ -307,3 +307,36 @@ def test_adding_a_task_adds_only_its_diagnostics_jobs(tmp_path):
     tasks = {part.split("=", 1)[1] for line in lines if line.strip().startswith("wildcards:")
              for part in line.replace(",", " ").split() if part.startswith("task=")}
     assert tasks == {"clean-c"}, out[-3000:]
+
+
+def test_pair_task_lists_both_texts(tmp_path):
+    split = pd.DataFrame({"id": ["p:0", "p:1", "p:2"], "text": ["premise a", "premise b", "c"],
+                          "text_pair": ["hyp a", "hyp b", "hyp c"], "label": [0, 1, 1],
+                          "label_name": ["no", "yes", "yes"]})
+    write_parquet(split, tmp_path / "dev.parquet")
+    pvi = pd.DataFrame({"id": ["p:2", "p:0", "p:1"], "label": [1, 0, 1],
+                        "log2_p_gprime": [-3.0, -0.1, -0.5], "log2_p_null": [-1.0] * 3,
+                        "pvi": [-2.0, 0.9, 0.5], "pred": [0, 0, 1], "correct": [False, True, True]})
+    write_parquet(pvi, tmp_path / "pvi.parquet")
+    write_json({"task": "p", "labels": ["no", "yes"], "pair": True}, tmp_path / "task.json")
+    summary = dg.task_diagnostics(tmp_path / "pvi.parquet", tmp_path / "dev.parquet",
+                                  tmp_path / "task.json", tmp_path / "s.tsv", tmp_path / "s.json",
+                                  model="m")
+    table = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert table.columns.tolist() == ["rank", "id", "pvi", "log2_p_gprime", "gold", "predicted",
+                                      "text", "text_pair"]
+    assert table.to_dict("records") == [{"rank": 1, "id": "p:2", "pvi": -2.0, "log2_p_gprime": -3.0,
+                                         "gold": "yes", "predicted": "no", "text": "c",
+                                         "text_pair": "hyp c"}]
+    assert summary["flips"] is None and summary["overlap"] is None
+    assert summary["by_correct"]["other"] == {"n": 1, "mean_pvi": -2.0, "negative": 1}
+
+
+def test_targets_per_task_and_model_and_switch():
+    cfg = {"models": {"m": {"tasks": ["b", "a"]}, "k": {}}, "tasks": {"a": {}, "b": {}, "c": {}}}
+    out = dg.targets(cfg)
+    assert "results/diagnostics/m/a.suspects.tsv" in out and "results/diagnostics/k/c.html" in out
+    assert not any(t.startswith("results/diagnostics/m/c.") for t in out)
+    assert out.count("results/diagnostics/m/summary.tsv") == 1
+    assert len(out) == 4 * (2 + 3) + 2 * 2
+    assert dg.targets({**cfg, "diagnostics": {"enabled": False}}) == []
