@@ -20,8 +20,10 @@ seed spread (max − min over seeds).
 
 Examples
 --------
-nice python bench/pvi_parity.py --threads 2 --out bench/pvi_parity.json   # the documented run
-python bench/pvi_parity.py --small                                         # smoke run, seconds
+nice python bench/pvi_parity.py --threads 1 --out parity.json     # every contestant and seed
+nice python bench/pvi_parity.py --threads 1 --contestants trainer --seeds 42 --out trainer_42.json
+python bench/pvi_parity.py --merge *_42.json *_52.json *_62.json  # one table from split runs
+python bench/pvi_parity.py --small                                # smoke run, seconds
 """
 
 from __future__ import annotations
@@ -183,6 +185,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
     p.add_argument("--model", default=None, help="encoder (default: MiniLM)")
     p.add_argument("--out", type=Path, default=None, help="write all results as JSON here")
+    p.add_argument("--merge", type=Path, nargs="+", default=None,
+                   help="summarise the runs of these --out files (runs split across processes)")
     a = p.parse_args(argv)
     a.seeds = a.seeds or ([42] if a.small else [42, 52, 62])
     a.n_train = a.n_train or (20 if a.small else 200)
@@ -196,6 +200,11 @@ def main(argv: list[str] | None = None) -> tuple[list[dict], dict]:
     import torch
 
     args = parse_args(argv)
+    if args.merge:
+        rows = [r for path in args.merge for r in json.loads(path.read_text())["runs"]]
+        table, verdict = summarise(rows)
+        print(table)
+        return rows, verdict
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     rows: list[dict] = []
