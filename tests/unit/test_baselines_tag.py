@@ -254,3 +254,27 @@ def test_config_wiring_and_estimate(tmp_path):
     path.write_text(yaml.safe_dump(cfg))
     off = estimate(load_config(path, repo), device="cpu")
     assert next(r for r in off.rules if r.rule == "tag_affinity").jobs == 0
+
+
+@pytest.mark.parametrize(("max_grad_norm", "expected_calls"), [(0.5, 4), (0.0, 0)])
+def test_tag_run_clips_gradients(tmp_path, tiny_bert, monkeypatch, max_grad_norm, expected_calls):
+    import torch
+
+    seen = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(parameters, max_norm, *args, **kwargs):
+        seen.append(max_norm)
+        return real(parameters, max_norm, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    dirs = _task_dirs(tmp_path, ["r", "p"])
+    root = tmp_path / "tag"
+    tag.tag_affinity(dirs, root / "affinity.tsv", root / "symmetric.tsv", root / "affinity.json",
+                     model="tiny", pretrained=str(tiny_bert),
+                     hparams={"epochs": 2, "batch_size": 4, "lr": 1e-4, "max_length": 16,
+                              "max_grad_norm": max_grad_norm},
+                     lookahead_lr=1e-3, every=1, max_train_rows=6, seed=1,
+                     engine={"device": "cpu"})
+    # 6 rows per task in batches of 4: 2 optimizer steps per epoch, 2 epochs
+    assert seen == [max_grad_norm] * expected_calls

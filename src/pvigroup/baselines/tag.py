@@ -280,7 +280,7 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
         ``pvigroup.engine.TaskData`` of at least two tasks with distinct names.
     hparams
         ``epochs``, ``batch_size``, ``lr``, ``max_length`` (``warmup_ratio`` and
-        ``weight_decay`` optional, default 0).
+        ``weight_decay`` optional, default 0; ``max_grad_norm`` optional, default 1.0, 0 = off).
     lookahead_lr
         η of the lookahead SGD step.
     every
@@ -317,7 +317,8 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
     params = TrainParams(epochs=int(hparams["epochs"]), batch_size=int(hparams["batch_size"]),
                          lr=float(hparams["lr"]), max_length=int(hparams["max_length"]),
                          warmup_ratio=float(hparams.get("warmup_ratio", 0.0)),
-                         weight_decay=float(hparams.get("weight_decay", 0.0)), seed=int(seed))
+                         weight_decay=float(hparams.get("weight_decay", 0.0)),
+                         max_grad_norm=float(hparams.get("max_grad_norm", 1.0)), seed=int(seed))
     params.check()
     check_tasks(tasks, params, null_input=False)
     names = [t.name for t in tasks]
@@ -375,6 +376,8 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
                     losses.append(batch_loss(model, n, batches[n]))
             stacked = torch.stack(losses)
             stacked.sum().backward()
+            if params.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
