@@ -1,9 +1,10 @@
 # Per-instance diagnostics from PVI: the lowest-PVI instances of each task as suspect labels
 # (scored against the flip record where the wrong labels are known), the PVI by whether g'
 # predicts the gold label, and the train/dev/test overlap found at preparation.
-from pvigroup import diagnostics as dg
-
 DIAGNOSTICS = config["diagnostics"]
+
+
+include: "diagnostics_inputs.smk"
 
 
 localrules:
@@ -12,25 +13,6 @@ localrules:
     plot_task_diagnostics,
     diagnostics_page,
     diagnostics_summary,
-
-
-def diagnostics_flip_records(wildcards):
-    """The noisy twin's flip record of each source file of the task (none for other tasks)."""
-    return {f"flips_{role}": path
-            for role, path in dg.flip_records(config["tasks"][wildcards.task]).items()}
-
-
-def diagnostics_task_files(wildcards):
-    return [dg.task_files(wildcards.model, t)["json"]
-            for t in wf.model_tasks(config, wildcards.model)]
-
-
-def diagnostics_tasks(wildcards):
-    return wf.model_tasks(config, wildcards.model)
-
-
-def diagnostics_targets(wildcards):
-    return dg.targets(config)
 
 
 rule diagnostics:
