@@ -3,7 +3,8 @@
     python resume_job.py LEVEL KIND PRETRAINED OUT [KILL_EPOCH]
 
 LEVEL ``engine`` trains with :func:`pvigroup.engine.train` (dev selection among epochs 1-2 of 3);
-LEVEL ``train`` runs :func:`pvigroup.train.train_stl` / ``train_mtl`` (grid of epochs 1-3).
+LEVEL ``train`` runs :func:`pvigroup.train.train_stl` / ``train_mtl`` (grid of epochs 1-3 x two
+learning rates; SIGTERM in the second grid point).
 KIND is ``stl`` (one task) or ``mtl`` (two tasks). With KILL_EPOCH (0-based), the process sends
 itself SIGTERM after the second optimizer step of that epoch, as Slurm does on preemption, and
 the engine exits with status 143 after writing its checkpoint.
@@ -75,9 +76,13 @@ def run_train(kind: str, pretrained: str, out: Path, kill_epoch: int | None) -> 
     from pvigroup.io import write_json, write_parquet
 
     real = engine.train
+    calls = {"n": 0}
 
     def train_with_kill(*args, **kwargs):
-        return real(*args, step_callback=killer(kill_epoch), **kwargs)
+        # SIGTERM only in the second grid point: the first must come back from its record
+        calls["n"] += 1
+        return real(*args, step_callback=killer(kill_epoch if calls["n"] == 2 else None),
+                    **kwargs)
 
     engine.train = train_with_kill
     jsons = []
@@ -89,7 +94,7 @@ def run_train(kind: str, pretrained: str, out: Path, kill_epoch: int | None) -> 
         write_json({"task": name, "labels": WORDS[name], "pair": False, "private": False,
                     "fingerprint": {"train": name}}, d / "task.json")
         jsons.append(d / "task.json")
-    settings = {"grid": {"epochs": [1, 2, 3], "lr": [3e-3], "max_length": [16]},
+    settings = {"grid": {"epochs": [1, 2, 3], "lr": [3e-3, 1e-3], "max_length": [16]},
                 "batch_size": 8, "grad_accum": 1}
     common = {"model": "tiny", "seed": 3, "pretrained": pretrained, "train": settings,
               "engine": ENGINE}

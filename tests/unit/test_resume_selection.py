@@ -77,15 +77,14 @@ def test_engine_resume_keeps_the_best_epoch_of_an_interrupted_run(tiny_bert, tmp
     assert not (tmp_path / "run" / "model.resume").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pvigroup.train.search_grid deletes <model>.grid/ on start, and with it the engine's "
-    "checkpoint <model>.grid/run<i>.resume/: a preempted STL/MTL job starts afresh"))
 @pytest.mark.parametrize("kind", ["stl", "mtl"])
 def test_stl_mtl_job_resumes_after_preemption(tiny_bert, tmp_path, kind):
     # the whole STL/MTL job (grid search, selection on dev, test read-out), as its rule runs it
     ref = job("train", kind, tiny_bert, tmp_path / "ref")
     assert ref.returncode == 0, ref.stderr[-3000:]
-    interrupted_then_resumed("train", kind, tiny_bert, tmp_path / "run")
+    resumed = interrupted_then_resumed("train", kind, tiny_bert, tmp_path / "run")
+    assert "grid point 0: finished before the restart" in resumed.stderr  # not trained again
+    assert "grid point 1:" in resumed.stderr
     want, got = (read_json(tmp_path / d / "metrics.json") for d in ("ref", "run"))
     assert got["selected"] == want["selected"] and got["test"] == want["test"]
     assert got["dev_score"] == want["dev_score"]

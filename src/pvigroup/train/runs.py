@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 from collections.abc import Mapping, Sequence
@@ -155,13 +157,12 @@ def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, 
     from pvigroup.engine import train
 
     out_model = Path(out_model)
-    scratch = out_model.with_name(out_model.name + ".grid")
-    shutil.rmtree(scratch, ignore_errors=True)
+    scratch = _grid_scratch(out_model, pretrained, tasks, settings, seed)
+    best_dir = scratch / "best"
     if out_model.exists():
         shutil.rmtree(out_model)
     names = [t.name for t in tasks]
     records: list[dict] = []
-    best_i: int | None = None
     lengths = ({v: v for v in settings.max_length} if longest is None
                else same_run_lengths(longest, settings.max_length))
     trained: dict[tuple, int] = {}  # (lr, max_length, epochs) -> index of its record
@@ -174,6 +175,13 @@ def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, 
             log.info("grid point %d: lr=%g max_length=%d is the run of max_length=%d (every row "
                      "has at most %d tokens): not trained again", i, point.lr,
                      point.max_length, same, longest)
+            continue
+        done = scratch / f"run{i}.done.json"
+        if done.exists():  # finished before the job was preempted: its record, not a rerun
+            trained[(point.lr, point.max_length, point.epochs)] = len(records)
+            records.append(read_json(done))
+            log.info("grid point %d: finished before the restart (dev score %s)", i,
+                     records[-1]["dev_score"])
             continue
         params = _engine_params(settings, point, seed, names)
         run_dir = scratch / f"run{i}"
@@ -189,18 +197,47 @@ def search_grid(pretrained: str, tasks: Sequence[Any], settings: TrainSettings, 
                         "dev_score": score, "history": result.history})
         log.info("grid point %d: dev score %s at epoch %d", i, score, epoch)
         j = select_best([r["dev_score"] for r in records])
-        if j == i:  # new best: keep this model, drop the previous best
-            if out_model.exists():
-                shutil.rmtree(out_model)
-            shutil.move(str(run_dir), str(out_model))
-            best_i = i
+        if j == len(records) - 1:  # new best: keep this model, drop the previous best
+            shutil.rmtree(best_dir, ignore_errors=True)
+            shutil.move(str(run_dir), str(best_dir))
         else:
             shutil.rmtree(run_dir, ignore_errors=True)
-    shutil.rmtree(scratch, ignore_errors=True)
-    assert best_i is not None  # select_best raised if no run had a score
+        write_json(records[-1], done)  # last: a restart before it retrains this point
+    best_i = select_best([r["dev_score"] for r in records])  # raises if no run had a score
     best = records[best_i]
+    shutil.move(str(best_dir), str(out_model))
+    shutil.rmtree(scratch, ignore_errors=True)
     chosen = GridPoint(best["lr"], best["max_length"], best["epoch"], False)
     return chosen, records
+
+
+def _grid_scratch(out_model: Path, pretrained: str, tasks: Sequence[Any],
+                  settings: TrainSettings, seed: int) -> Path:
+    """``<model>.grid/``: the grid search's runs, kept across a preemption of the job.
+
+    It holds each finished grid point's record (``run<i>.done.json``), the best model so far
+    (``best/``) and the engine's checkpoint of the point in progress (``run<i>.resume/``), so a
+    restarted job trains only what it had not finished. ``grid.json`` fingerprints the job
+    (pretrained model, settings, seed, each task's labels and data); a scratch folder left by a
+    job with other inputs is removed instead of reused.
+    """
+    from pvigroup.io import fingerprint_frame
+
+    desc = {"pretrained": str(pretrained), "settings": asdict(settings), "seed": int(seed),
+            "tasks": [{"name": t.name, "labels": list(t.labels),
+                       "train": fingerprint_frame(t.train),
+                       "dev": fingerprint_frame(t.dev) if t.dev is not None else None}
+                      for t in tasks]}
+    fingerprint = hashlib.sha256(json.dumps(desc, sort_keys=True, default=str).encode())
+    scratch = out_model.with_name(out_model.name + ".grid")
+    state = scratch / "grid.json"
+    if state.exists() and read_json(state).get("fingerprint") == fingerprint.hexdigest():
+        log.info("resuming the grid search in %s", scratch)
+        return scratch
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    write_json({"fingerprint": fingerprint.hexdigest()}, state)
+    return scratch
 
 
 def evaluate_model(model_dir: str | Path, tests: Mapping[str, pd.DataFrame],
