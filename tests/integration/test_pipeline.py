@@ -19,7 +19,8 @@ from snakerun import REPO, job_counts, snakemake
 
 from pvigroup.io import read_meta
 
-pytestmark = pytest.mark.slow
+# on one xdist worker with test_train_stage.py, which reuses this module's PVI run
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny-minilm")]
 
 PVI_COLUMNS = ["id", "task", "split", "label", "log2_p_gprime", "log2_p_null", "pvi", "pred",
                "correct"]

@@ -19,7 +19,8 @@ import pytest
 import yaml
 from snakerun import job_counts, snakemake
 
-pytestmark = pytest.mark.slow
+# on one xdist worker with test_pipeline.py, whose PVI run this module reuses
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tiny-minilm")]
 
 MODEL = "minilm"
 SEEDS = [42]

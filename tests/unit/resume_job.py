@@ -5,7 +5,8 @@
 LEVEL ``engine`` trains with :func:`pvigroup.engine.train` (dev selection among epochs 1-2 of 3);
 LEVEL ``train`` runs :func:`pvigroup.train.train_stl` / ``train_mtl`` (grid of epochs 1-3 x two
 learning rates; SIGTERM in the second grid point).
-KIND is ``stl`` (one task) or ``mtl`` (two tasks). With KILL_EPOCH (0-based), the process sends
+KIND is ``stl`` (one task) or ``mtl`` (two tasks). The tests run the uninterrupted reference in their own process (:func:`run_here`), the
+interrupted and the resumed runs as this script. With KILL_EPOCH (0-based), the process sends
 itself SIGTERM after the second optimizer step of that epoch, as Slurm does on preemption, and
 the engine exits with status 143 after writing its checkpoint.
 """
@@ -85,6 +86,13 @@ def run_train(kind: str, pretrained: str, out: Path, kill_epoch: int | None) -> 
                     **kwargs)
 
     engine.train = train_with_kill
+    try:
+        _train_job(kind, pretrained, out, tr, write_json, write_parquet)
+    finally:  # also run inside the test process (the uninterrupted reference)
+        engine.train = real
+
+
+def _train_job(kind, pretrained, out, tr, write_json, write_parquet) -> None:
     jsons = []
     for i, name in enumerate(names_of(kind)):
         d = out / "data" / name
@@ -104,6 +112,18 @@ def run_train(kind: str, pretrained: str, out: Path, kill_epoch: int | None) -> 
     else:
         tr.train_mtl(jsons, out / "metrics.json", out / "predictions.parquet", out / "model",
                      group="a__b", **common)
+
+
+def run_here(level: str, kind: str, pretrained: str, out: Path) -> None:
+    """The uninterrupted reference run in the calling process (no SIGTERM), leaving torch's
+    thread count as it found it (the engine sets it to ``ENGINE["threads"]``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        {"engine": run_engine, "train": run_train}[level](kind, pretrained, Path(out), None)
+    finally:
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_json, read_parquet, write_json, write_tsv
@@ -54,6 +53,8 @@ def auroc(scores: Sequence[float], positive: Sequence[bool]) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
+    from scipy.stats import rankdata  # here, not at the top: the Snakefile imports this module
+
     ranks = rankdata(s)  # average ranks of ties
     u = ranks[y].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))

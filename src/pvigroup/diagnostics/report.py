@@ -7,17 +7,16 @@ import html
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_json, read_parquet, read_tsv, write_tsv
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +27,21 @@ SUMMARY_COLUMNS = ("task", "n", "negative", "share_negative", "gprime_accuracy",
                    "precision_at_k", "precision_listed", "overlap_dev", "overlap_test")
 
 
-def _save(fig: plt.Figure, out: str | Path) -> None:
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend, imported on first use (the Snakefile imports this
+    module for its target helpers; pyplot alone costs half a second)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Figure, out: str | Path) -> None:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=DPI, format="png", metadata=_META, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
 
 
 def plot_pvi_by_correct(pvi: str | Path, out: str | Path, *, task: str, model: str) -> None:
@@ -42,7 +52,7 @@ def plot_pvi_by_correct(pvi: str | Path, out: str | Path, *, task: str, model: s
             raise PvigroupError(f"{pvi}: no '{col}' column")
     values = df["pvi"].to_numpy(dtype=np.float64)
     correct = df["correct"].to_numpy(dtype=bool)
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig, ax = _pyplot().subplots(figsize=(6.0, 3.6))
     if values.size == 0:
         ax.text(0.5, 0.5, "no PVI rows", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()
@@ -176,7 +186,7 @@ def summarise(diagnostics: Mapping[str, str | Path], out_tsv: str | Path, out_pn
     names = names or {}
     frame = summary_frame(diagnostics)
     write_tsv(frame, out_tsv)
-    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(frame) + 1.5), 3.6))
+    fig, ax = _pyplot().subplots(figsize=(max(4.0, 0.9 * len(frame) + 1.5), 3.6))
     if frame.empty:
         ax.text(0.5, 0.5, "no tasks", ha="center", va="center", transform=ax.transAxes)
         ax.set_axis_off()

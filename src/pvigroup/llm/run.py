@@ -11,7 +11,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from pvigroup import __version__
 from pvigroup.errors import PvigroupError
@@ -26,6 +25,7 @@ from pvigroup.llm.prompts import (
     subsample_test,
 )
 from pvigroup.llm.spec import LLMSpec, refuse_private
+from pvigroup.train.aggregate import t_interval
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,9 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float | None]:
-    """Mean and t-interval half-width over draws (None for a single draw)."""
-    arr = np.asarray(values, dtype=float)
-    if len(arr) < 2:
-        return float(arr.mean()), None
-    half = stats.t.ppf(0.5 + level / 2, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr))
-    return float(arr.mean()), float(half)
+    """Mean and t-interval half-width over draws (None for a single draw): the seeds' interval
+    of the STL/MTL tables (:func:`pvigroup.train.aggregate.t_interval`)."""
+    return t_interval(values, level)
 
 
 # -- one job -----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_json, write_tsv
@@ -33,6 +32,8 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     mean = float(x.mean())
     if x.size == 1:
         return mean, None
+    from scipy import stats as sps  # here, not at the top: the Snakefile imports this module
+
     q = float(sps.t.ppf(1 - (1 - level) / 2, x.size - 1))
     return mean, q * float(x.std(ddof=1)) / math.sqrt(x.size)
 
@@ -81,6 +82,8 @@ def compare_mtl_stl(summary: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
     the paired t-interval of the per-seed differences and the p-value that of the paired t-test
     (``scipy.stats.ttest_rel``); both are NaN with one seed.
     """
+    from scipy import stats as sps  # here, not at the top: the Snakefile imports this module
+
     stl = summary[summary["kind"] == "stl"].set_index(["task", "seed"])
     rows = []
     mtl = summary[summary["kind"] == "mtl"]
