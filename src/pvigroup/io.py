@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,31 @@ def run_script(func: Callable[..., Any], /, *args: Any, log_path: str | None = N
         log.error("%s", err)
         print(f"pvigroup error: {err}", file=real_stderr)
         raise SystemExit(1) from None
+
+
+@contextmanager
+def file_lock(path: str | Path) -> Iterator[bool]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block; jobs
+    that want the same lock wait, without using CPU, until the holder leaves the block or dies.
+
+    Yields whether the lock is held: a file system without ``flock`` (some network mounts)
+    yields False and the block runs unlocked, so callers must stay correct without it.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        except OSError as err:
+            log.debug("no lock on %s (%s): going on without it", path, err)
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def fingerprint_frame(df: pd.DataFrame) -> str:

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from pvigroup.errors import PvigroupError
+from pvigroup.io import file_lock
 from pvigroup.llm.spec import LLMSpec
 
 log = logging.getLogger(__name__)
@@ -72,12 +73,13 @@ def gguf_to_dir(folder: str, gguf_file: str, cache_root: str | Path) -> str:
     De-quantising a GGUF file and converting its tokenizer take most of a job's start-up (about
     25 s for the 135 M demo model on 2 cores); reading the saved float32 copy takes about 1 s.
     The copy is keyed by the file's path, size and modification time and by the transformers
-    version, and written to a temporary folder renamed into place, so parallel jobs are safe.
+    version, and written to a temporary folder renamed into place, so parallel jobs are safe;
+    a lock file beside it makes jobs that start together wait for one de-quantisation instead
+    of each doing it (a 7 B model takes minutes and tens of GiB).
     """
     import hashlib
 
     import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     src = Path(folder) / gguf_file
     if not src.exists():
@@ -89,6 +91,17 @@ def gguf_to_dir(folder: str, gguf_file: str, cache_root: str | Path) -> str:
     target = Path(cache_root) / f"{src.stem}-{key}"
     if (target / "config.json").exists():
         return str(target)
+    with file_lock(target.parent / f".{target.name}.lock"):
+        if (target / "config.json").exists():  # made by the job that held the lock
+            log.info("reading %s, de-quantised by another job", target)
+            return str(target)
+        _dequantise(folder, gguf_file, src, target)
+    return str(target)
+
+
+def _dequantise(folder: str, gguf_file: str, src: Path, target: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     log.info("de-quantising %s once into %s", src.name, target)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
     quantised = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file)
@@ -103,9 +116,8 @@ def gguf_to_dir(folder: str, gguf_file: str, cache_root: str | Path) -> str:
     model.save_pretrained(tmp)
     try:
         tmp.rename(target)
-    except OSError:  # another job finished first
+    except OSError:  # another job finished first (no lock on this file system)
         shutil.rmtree(tmp, ignore_errors=True)
-    return str(target)
 
 
 def common_prefix_len(a: Sequence[int], b: Sequence[int]) -> int:
