@@ -72,6 +72,9 @@ def workdir(tmp_path_factory, name: str, **pvi_train) -> Path:
     shutil.copytree(REPO / "tests" / "data" / "tiny", work / "tiny")
     cfg = yaml.safe_load((REPO / "tests" / "data" / "tiny.yaml").read_text())
     cfg["pvi"]["train"].update(pvi_train)
+    # the sbatch GPU flags are under test: the default engine.device (auto), one GPU per
+    # training job, not the tiny config's one-core CPU jobs
+    cfg["engine"].pop("device", None)
     (work / "tiny.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     return work
 
