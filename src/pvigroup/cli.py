@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         result = estimate(config, device=device, data_dir=args.data_dir,
                           workdir=args.directory)
     except PvigroupError as err:
-        print(f"pvigroup: {err}", file=sys.stderr)
+        print(f"pvigroup error: {err}", file=sys.stderr)
         return 1
     print(result.to_text())
     if args.csv:
@@ -64,7 +64,7 @@ def _suspects(args: argparse.Namespace) -> int:
 
         table = print_suspects(args.model, args.task, results=args.results, n=args.n)
     except PvigroupError as err:
-        print(f"pvigroup: {err}", file=sys.stderr)
+        print(f"pvigroup error: {err}", file=sys.stderr)
         return 1
     print(table.to_string(index=False) if len(table) else "no instances")
     return 0

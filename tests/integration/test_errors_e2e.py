@@ -61,7 +61,7 @@ def test_private_task_for_an_api_backend_is_refused_at_start_up(tmp_path, monkey
     # the API key is there: the refusal comes from the privacy check, not from a missing key
     monkeypatch.setenv("OPENAI_API_KEY", "not-a-key")
     proc = snakemake(work, "-n", configfile=work / "config.yaml", check=False)
-    assert_refused(proc, "pvigroup: config llm.models.gpt4.tasks: task 'clean-a' is private "
+    assert_refused(proc, "pvigroup error: config llm.models.gpt4.tasks: task 'clean-a' is private "
                    "and is never sent to the non-local backend openai API "
                    "https://api.openai.com/v1 (model gpt-4); remove it from the list", work)
     assert not (work / ".snakemake").exists() and not (work / "logs").exists()
@@ -91,5 +91,5 @@ def test_minimal_config_of_tasks_and_models_dry_runs(tmp_path):
 def test_unknown_config_key_names_the_key(tmp_path):
     work = workdir(tmp_path, lambda cfg: cfg["pvi"].update(null_modle="finetune"))
     proc = snakemake(work, "-n", configfile=work / "config.yaml", check=False)
-    assert_refused(proc, f"pvigroup: {work / 'config.yaml'}: pvi: unknown key: Additional "
+    assert_refused(proc, f"pvigroup error: {work / 'config.yaml'}: pvi: unknown key: Additional "
                    "properties are not allowed ('null_modle' was unexpected)", work)

@@ -101,7 +101,7 @@ def test_a_private_task_on_an_api_llm_is_refused_by_both_with_one_message(tmp_pa
                           check=False)
     assert dry.returncode != 0 and proc.returncode == 1
     line = proc.stderr.strip()
-    assert line.startswith("pvigroup: ") and "'polarity' is private" in line, proc.stderr
+    assert line.startswith("pvigroup error: ") and "'polarity' is private" in line, proc.stderr
     assert line in dry.stderr + dry.stdout
     assert "Traceback" not in proc.stderr
 
@@ -123,5 +123,5 @@ def test_estimate_command_names_a_bad_config(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "pvigroup.cli", "estimate", "--configfile",
                            str(bad)], cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 1
-    assert proc.stderr.startswith("pvigroup: ") and "bad.yaml: stats.alpha" in proc.stderr
+    assert proc.stderr.startswith("pvigroup error: ") and "bad.yaml: stats.alpha" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -20,7 +20,7 @@ try:
         where=", ".join(map(str, workflow.configfiles)) or "config",
     )
 except PvigroupError as err:
-    sys.exit(f"pvigroup: {err}")
+    sys.exit(f"pvigroup error: {err}")
 
 # Sorted keys everywhere: params are compared as serialised text, so the key order of a
 # reformatted config file must not look like a change (and rerun every job).

@@ -7,7 +7,7 @@ from pvigroup import llm as llm_mod
 try:
     llm_mod.check_privacy(config["tasks"], config["llm"]["models"])
 except PvigroupError as err:
-    sys.exit(f"pvigroup: {err}")
+    sys.exit(f"pvigroup error: {err}")
 
 LLMS = sorted(config["llm"]["models"])
 # prompt settings shared by all LLMs (the models' own entries are separate params)
