@@ -186,7 +186,7 @@ def test_tables_have_the_tasks_rows(run):
     similar = similar[similar["size"] == 2]
     assert sorted(t1["group"]) == sorted(similar["group"])
     assert (t1["pvalue"] > 0.01).all()
-    # Tables 3-4 (main encoder) and 15-16 (second encoder): one row per task of each trained
+    # Tables 3-4 (main encoder) and 15 (second encoder): one row per task of each trained
     # PVI-similar group inside the family, its STL and MTL accuracy those runs' test scores
     for number, model, family in ((3, "tiny", "general-biomedical"), (4, "tiny", "clinical"),
                                   (15, "tiny2", "general-biomedical")):

@@ -5,10 +5,11 @@
 LEVEL ``engine`` trains with :func:`pvigroup.engine.train` (dev selection among epochs 1-2 of 3);
 LEVEL ``train`` runs :func:`pvigroup.train.train_stl` / ``train_mtl`` (grid of epochs 1-3 x two
 learning rates; SIGTERM in the second grid point).
-KIND is ``stl`` (one task) or ``mtl`` (two tasks). The tests run the uninterrupted reference in their own process (:func:`run_here`), the
-interrupted and the resumed runs as this script. With KILL_EPOCH (0-based), the process sends
-itself SIGTERM after the second optimizer step of that epoch, as Slurm does on preemption, and
-the engine exits with status 143 after writing its checkpoint.
+KIND is ``stl`` (one task) or ``mtl`` (two tasks). The tests run the uninterrupted reference in
+their own process (:func:`run_here`), the interrupted and the resumed runs as this script. With
+KILL_EPOCH (0-based), the process sends itself SIGTERM after the second optimizer step of that
+epoch, as Slurm does on preemption, and the engine exits with status 143 after writing its
+checkpoint.
 """
 
 from __future__ import annotations
