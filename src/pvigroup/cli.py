@@ -1,6 +1,6 @@
 """The ``pvigroup`` command: helpers around the workflow (the workflow itself is ``snakemake``).
 
-    pvigroup estimate [--configfile FILE] [--directory DIR] [--device gpu|cpu] [--csv OUT]
+    pvigroup estimate [--configfile FILE [FILE ...]] [--directory DIR] [--device gpu|cpu] [--csv OUT]
 
 prints the jobs per stage and the estimated device-hours of a configured run before anything
 trains (see :mod:`pvigroup.estimate`).
@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pvigroup", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="jobs and device-hours per stage, before a run")
-    est.add_argument("--configfile", default=None,
-                     help="config file (default: config/config.yaml, the demo)")
+    est.add_argument("--configfile", "--configfiles", nargs="+", default=None, metavar="FILE",
+                     help="config file(s), merged in order as snakemake --configfile A B merges "
+                          "them (default: config/config.yaml, the demo)")
     est.add_argument("--device", choices=("gpu", "cpu"), default=None,
                      help="price training with GPU or CPU step times (default: cpu when the "
                           "config sets engine.device: cpu, else gpu)")

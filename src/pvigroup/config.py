@@ -125,6 +125,9 @@ def validate_config(config: dict, schema_path: str | Path, *, where: str = "conf
     import yaml
     from snakemake.utils import validate
 
+    from pvigroup.configfiles import drop_replaced_sources
+
+    drop_replaced_sources(config)  # an overlay's `hf: null` / `files: null` (pvigroup.configfiles)
     schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.path), str(e.path)))

@@ -374,22 +374,27 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
     return CostEstimate(rules=rules, device=device, assumptions=assumptions)
 
 
-def load_config(configfile: str | Path | None, repo: str | Path | None = None) -> dict[str, Any]:
-    """Read and validate a config as the Snakefile does (the demo config when none is given)."""
-    import yaml
+def load_config(
+    configfile: str | Path | Sequence[str | Path] | None, repo: str | Path | None = None
+) -> dict[str, Any]:
+    """Read, merge and validate config files as the Snakefile does (the demo config when none).
 
+    Several files are merged in order exactly as ``snakemake --configfile A B`` merges them
+    (:func:`pvigroup.configfiles.load_configfiles`).
+    """
     from pvigroup.config import validate_config
+    from pvigroup.configfiles import load_configfiles
 
     repo = Path(repo) if repo else Path.cwd()
-    path = Path(configfile) if configfile else repo / "config" / "config.yaml"
-    if not path.exists():
-        raise PvigroupError(f"{path}: config file not found")
+    if configfile is None:
+        paths = [repo / "config" / "config.yaml"]
+    elif isinstance(configfile, (str, Path)):
+        paths = [Path(configfile)]
+    else:
+        paths = [Path(p) for p in configfile]
     schema = repo / "workflow" / "schemas" / "config.schema.yaml"
     if not schema.exists():
         schema = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
-    try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise PvigroupError(f"{path}: not valid YAML ({err})") from None
-    validate_config(config, schema, where=str(path))
+    config = load_configfiles(paths)
+    validate_config(config, schema, where=", ".join(map(str, paths)))
     return config
