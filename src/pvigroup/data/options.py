@@ -41,6 +41,7 @@ class TaskOptions:
     max_rows: Mapping[str, int | None]
     max_rows_seed: int
     drop_overlap: bool = False
+    group_by: Any = None
 
     @property
     def pair(self) -> bool:
@@ -126,6 +127,7 @@ def task_options(name: str, task: Mapping[str, Any]) -> TaskOptions:
         max_rows={s: max_rows.get(s) for s in SPLITS},
         max_rows_seed=int(max_rows.get("seed", 42)),
         drop_overlap=bool(task.get("drop_overlap", False)),
+        group_by=split.get("group_by"),
     )
 
 

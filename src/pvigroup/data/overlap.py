@@ -156,6 +156,7 @@ def overlap_report(
     *,
     private: bool = False,
     drop: bool = False,
+    group_field: Any = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Count train/dev and train/test duplicates and optionally drop them from train.
 
@@ -169,6 +170,9 @@ def overlap_report(
         A private task: the examples carry no text.
     drop : bool
         Drop the train rows whose normalised text occurs in any held-out split.
+    group_field : str, optional
+        The task's ``split.group_by`` field: the frames carry each row's value in ``_group``
+        and the report adds ``groups`` (:func:`shared_groups`).
 
     Returns
     -------
@@ -197,21 +201,59 @@ def overlap_report(
             train = train[keep].reset_index(drop=True)
     report["dropped_from_train"] = dropped
     report["drop"] = bool(drop)
+    if group_field is not None:
+        report["groups"] = shared_groups(group_field, {"train": train, **held_out},
+                                         private=private)
     return report, train
 
 
+def shared_groups(
+    field: Any, splits: Mapping[str, pd.DataFrame], *, private: bool = False
+) -> dict[str, Any]:
+    """Group values (column ``_group``) found in two splits, per pair of splits.
+
+    Returns
+    -------
+    dict
+        ``{"field": str, "shared": {"train-dev": int, "train-test": int, "dev-test": int},
+        "examples": [...]}``: the number of distinct group values each pair of splits shares,
+        and at most ``MAX_EXAMPLES`` such values (sorted; none for a private task). All zero when
+        the split was drawn by group; a source's own splits may share groups.
+    """
+    values = {s: set(f["_group"].tolist()) for s, f in splits.items()}
+    names = list(splits)
+    shared: dict[str, int] = {}
+    found: set[str] = set()
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            common = values[a] & values[b]
+            shared[f"{a}-{b}"] = len(common)
+            found |= common
+    examples = [] if private else sorted(map(str, found))[:MAX_EXAMPLES]
+    return {"field": str(field), "shared": shared, "examples": examples}
+
+
 def overlap_summary(task: str, report: Mapping[str, Any], n: Mapping[str, int]) -> str | None:
-    """One log line (no text) when any held-out row shares text with train, else ``None``."""
-    parts = [
-        f"{split} {report[split]['exact']} exact / {report[split]['normalised']} normalised "
-        f"of {n[split]} rows"
-        for split in ("dev", "test")
-        if split in report
-    ]
-    if not any(report[s]["normalised"] for s in ("dev", "test") if s in report):
-        return None
-    if report["drop"]:
-        tail = f"; dropped {report['dropped_from_train']} train rows (drop_overlap)"
-    else:
-        tail = "; set drop_overlap: true to drop them from train"
-    return f"task {task}: held-out rows share text with train: {', '.join(parts)}{tail}"
+    """One log line (no text) when any held-out row shares text with train, or (with
+    ``split.group_by``) two splits share a group value; else ``None``."""
+    said = []
+    if any(report[s]["normalised"] for s in ("dev", "test") if s in report):
+        parts = [
+            f"{split} {report[split]['exact']} exact / {report[split]['normalised']} normalised "
+            f"of {n[split]} rows"
+            for split in ("dev", "test")
+            if split in report
+        ]
+        if report["drop"]:
+            tail = f"; dropped {report['dropped_from_train']} train rows (drop_overlap)"
+        else:
+            tail = "; set drop_overlap: true to drop them from train"
+        said.append(f"held-out rows share text with train: {', '.join(parts)}{tail}")
+    groups = report.get("groups")
+    shared = {k: v for k, v in (groups or {}).get("shared", {}).items() if v}
+    if shared:
+        said.append(
+            f"splits share values of split.group_by field '{groups['field']}' (the source's own "
+            "splits: not redrawn): " + ", ".join(f"{k} {v}" for k, v in shared.items())
+        )
+    return f"task {task}: {'; '.join(said)}" if said else None

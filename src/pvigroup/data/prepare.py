@@ -11,6 +11,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from pvigroup.data.canonical import _check_unique_ids, canonical_split
+from pvigroup.data.grouped import attach_groups, group_summary
 from pvigroup.data.options import (
     COLUMNS,
     HELD_OUT,
@@ -97,6 +98,8 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
     frames: dict[str, pd.DataFrame] = {}
     for src in sources:
         frame = canonical_split(src, opts)
+        if opts.group_by is not None:
+            frame = attach_groups(frame, src, opts.group_by, name)
         frame["_rank"] = SPLITS.index(src.role)
         frames[src.role] = frame
     _check_unique_ids(name, sources, frames)
@@ -128,6 +131,7 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
         {s: splits[s].frame for s in HELD_OUT},
         private=private,
         drop=opts.drop_overlap,
+        group_field=opts.group_by,
     )
     if overlap["dropped_from_train"]:
         dropped = overlap["dropped_from_train"]
@@ -161,7 +165,11 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
             "dev_fraction": opts.dev_fraction,
             "seed": opts.split_seed,
             "stratify": opts.stratify,
+            "group_by": None if opts.group_by is None else str(opts.group_by),
         },
+        "groups": None
+        if opts.group_by is None
+        else group_summary(opts.group_by, {s: splits[s].frame for s in SPLITS}),
         "max_rows": {**opts.max_rows, "seed": opts.max_rows_seed},
         "source": _source_record(task.get("source") or {}, base_dir),
         "overlap": overlap,

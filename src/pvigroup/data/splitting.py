@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pvigroup.data.grouped import GROUP, grouped_pick
 from pvigroup.data.options import (
     HELD_OUT,
     MIN_HELD_OUT_PER_CLASS,
@@ -144,9 +145,18 @@ def apply_split_policy(
         return policy, {s: _Split(frames[s], wheres[s]) for s in SPLITS}
 
     def carve(frame: pd.DataFrame, k: int, stream: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-        pick = stratified_pick(
-            frame["label"].to_numpy(), k, rng=_rng(seed, stream), stratify=stratify
-        )
+        if GROUP in frame:  # split.group_by: whole groups (pvigroup.data.grouped)
+            pick = grouped_pick(
+                frame["label"].to_numpy(),
+                frame[GROUP].to_numpy(),
+                k,
+                rng=_rng(seed, stream),
+                stratify=stratify,
+            )
+        else:
+            pick = stratified_pick(
+                frame["label"].to_numpy(), k, rng=_rng(seed, stream), stratify=stratify
+            )
         mask = np.zeros(len(frame), dtype=bool)
         mask[pick] = True
         return frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True)
