@@ -141,21 +141,45 @@ def fit_empirical_prior(data_dir: str | Path, out_json: str | Path) -> None:
                 "counts": np.bincount(labels, minlength=len(info["labels"])).tolist()}, out_json)
 
 
-def _null_logprobs(null_path: Path, task: str, df: pd.DataFrame, options) -> tuple[np.ndarray, str]:
+def _null_logprobs(null_path: Path, task: str, df: pd.DataFrame, options,
+                   micro=None) -> tuple[np.ndarray, str]:
     if null_path.is_file():
         prior = read_json(null_path)
         logp = np.asarray(prior["log_prior"], dtype=np.float64)
         return np.broadcast_to(logp, (len(df), logp.size)).copy(), "empirical-prior"
     from pvigroup.engine import predict_logprobs
 
-    return predict_logprobs(null_path, task, df, null_input=True, options=options), "finetune"
+    meta_path = null_path / "meta.json"
+    if not read_json(meta_path).get("null_input"):
+        raise PvigroupError(
+            f"{meta_path}: the null model g was trained on the real input (null_input is not "
+            f"true); PVI needs g fine-tuned on the empty input (finetune_null)")
+    logp = predict_logprobs(null_path, task, df, null_input=True, options=options, micro=micro)
+    check_null_readout(logp, null_path)
+    return logp, "finetune"
+
+
+def check_null_readout(logp_null: np.ndarray, where: str | Path) -> None:
+    """Raise ``PvigroupError`` unless every row of g's read-out is the same distribution.
+
+    g reads the empty input, so its output cannot depend on the instance; rows that differ mean
+    it was read out on the real input.
+    """
+    logp_null = np.asarray(logp_null)
+    if len(logp_null) and not np.array_equal(logp_null, np.broadcast_to(logp_null[0],
+                                                                        logp_null.shape)):
+        row = int(np.flatnonzero(np.any(logp_null != logp_null[0], axis=1))[0])
+        raise PvigroupError(
+            f"{where}: the null model's read-out differs between rows (row {row} vs row 0), so "
+            f"g read the real input; it must read the empty input")
 
 
 def pvi_provenance(gprime_dir: str | Path, null_path: str | Path, info: Mapping[str, Any],
-                   options) -> dict[str, Any]:
+                   options, decisions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What changes the numbers of a PVI file: read-out engine settings and library versions
     (``device, precision, compile, torch, transformers``), the checkpoint revision, the dataset
-    revision (from ``task.json``) and the training provenance of g′ and g (their meta.json)."""
+    revision (from ``task.json``) and the training provenance of g′ and g (their meta.json);
+    ``decisions`` adds what the read-out did (its batch size after any out-of-memory split)."""
     from pvigroup.engine.provenance import dataset_revision, engine_provenance
 
     def trained(path: Path) -> dict | None:
@@ -163,7 +187,7 @@ def pvi_provenance(gprime_dir: str | Path, null_path: str | Path, info: Mapping[
         return read_json(meta).get("provenance") if meta.is_file() else None
 
     gprime, null = trained(Path(gprime_dir)), trained(Path(null_path))
-    return {**engine_provenance(options),
+    return {**engine_provenance(options, decisions=decisions),
             "model_revision": (gprime or {}).get("model_revision"),
             "dataset_revision": dataset_revision(info),
             "training": {"gprime": gprime,
@@ -183,6 +207,7 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
     """
     from pvigroup.config import engine_options
     from pvigroup.engine import predict_logprobs
+    from pvigroup.engine.memory import MicroBatch
 
     data_dir, null_path = Path(data_dir), Path(null_path)
     info = read_json(data_dir / "task.json")
@@ -191,8 +216,10 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
     train_labels = read_parquet(data_dir / "train.parquet")["label"].to_numpy()
     options = engine_options(engine)
 
-    logp_g = predict_logprobs(gprime_dir, task, df, null_input=False, options=options)
-    logp_0, null_kind = _null_logprobs(null_path, task, df, options)
+    micro = MicroBatch("read-out", int(options.eval_batch_size))
+    logp_g = predict_logprobs(gprime_dir, task, df, null_input=False, options=options,
+                              micro=micro)
+    logp_0, null_kind = _null_logprobs(null_path, task, df, options, micro)
     labels = df["label"].to_numpy(dtype=np.int64)
     if null_kind == "empirical-prior":
         unseen = sorted({int(y) for y in labels if not np.isfinite(logp_0[0, y])})
@@ -224,7 +251,8 @@ def compute_pvi(data_dir: str | Path, gprime_dir: str | Path, null_path: str | P
     maj = majority_accuracy(train_labels, labels)
     gate = collapse_check(out["log2_p_gprime"].to_numpy(), labels, train_labels, n_labels)
     collapsed = gate["collapsed"]
-    provenance = pvi_provenance(gprime_dir, null_path, info, options)
+    provenance = pvi_provenance(gprime_dir, null_path, info, options,
+                                {"readout_batch": micro.record()})
     summary = {
         "task": task, "model": model, "split": split, "n": len(out),
         "mean_pvi": float(out["pvi"].mean()), "sd_pvi": float(out["pvi"].std(ddof=1)),
@@ -285,6 +313,6 @@ def read_pvi(path: str | Path) -> np.ndarray:
     return df["pvi"].to_numpy(dtype=np.float64)
 
 
-__all__ = ["collapse_check", "compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
+__all__ = ["check_null_readout", "collapse_check", "compute_pvi", "empirical_prior", "finetune", "fit_empirical_prior", "gold_log2",
            "macro_f1", "majority_accuracy", "null_model_difference", "pvi", "pvi_provenance",
            "read_pvi"]

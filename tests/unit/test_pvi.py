@@ -170,3 +170,55 @@ def test_gate_stops_a_gprime_worse_than_the_prior_and_the_override_keeps_it(skew
     assert "pvi.allow_collapsed: true" in msg
     _compute(skewed_task, tmp_path, "worse", allow=True)
     assert read_json(tmp_path / "t.summary.json")["collapsed"] is True
+
+
+# --------------------------------------------------------------------------- g sees nothing
+@pytest.fixture(scope="module")
+def null_model(skewed_task, tmp_path_factory, tiny_bert):
+    """g fine-tuned by the rule function on the empty input of the skewed task."""
+    from pvigroup.pvi import finetune
+
+    d, _ = skewed_task
+    out = tmp_path_factory.mktemp("g") / "null"
+    engine = {"device": "cpu", "compile": "off", "buckets": [16], "threads": 1, "progress": False}
+    finetune(d, out, pretrained=tiny_bert, hparams={"epochs": 1, "batch_size": 8, "lr": 1e-3,
+                                                    "max_length": 16, "seed": 1},
+             null_input=True, engine=engine)
+    return out
+
+
+def _compute_with_null(skewed_task, tmp_path, null):
+    from pvigroup.pvi import compute_pvi
+
+    d, root = skewed_task
+    engine = {"device": "cpu", "compile": "off", "buckets": [16], "threads": 1, "progress": False}
+    return compute_pvi(d, root / "better", null, tmp_path / "t.parquet",
+                       tmp_path / "t.summary.json", split="dev", model="tiny",
+                       model_spec={"pretrained": "tiny"}, hparams={"seed": 1}, engine=engine)
+
+
+def test_g_from_finetune_null_reads_the_empty_input(skewed_task, null_model, tmp_path):
+    from pvigroup.io import read_json
+
+    assert read_json(null_model / "meta.json")["null_input"] is True
+    out = _compute_with_null(skewed_task, tmp_path, null_model)
+    assert out.groupby("label")["log2_p_null"].nunique().eq(1).all()  # one value per label
+
+
+def test_g_trained_on_the_real_input_is_refused(skewed_task, tmp_path):
+    _, root = skewed_task  # "worse" was saved with null_input false: a g' in g's place
+    with pytest.raises(PvigroupError, match="trained on the real input"):
+        _compute_with_null(skewed_task, tmp_path, root / "worse")
+
+
+def test_g_read_out_on_the_real_input_is_refused(skewed_task, null_model, tmp_path, monkeypatch):
+    import pvigroup.engine as engine
+
+    real = engine.predict_logprobs
+
+    def reads_the_text(*args, null_input=None, **kw):  # a read-out that ignores null_input
+        return real(*args, null_input=False, **kw)
+
+    monkeypatch.setattr(engine, "predict_logprobs", reads_the_text)
+    with pytest.raises(PvigroupError, match="read the real input"):
+        _compute_with_null(skewed_task, tmp_path, null_model)

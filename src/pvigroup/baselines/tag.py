@@ -326,6 +326,9 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
     if options.threads > 0:
         torch.set_num_threads(options.threads)
     amp = options.autocast_dtype(device)
+    if amp == torch.float16:  # fp16 needs a gradient scaler, which this loop has not: fp32
+        log.info("TAG: fp16 autocast without a gradient scaler underflows; training in fp32")
+        amp = None
 
     torch.manual_seed(params.seed)
     model = build_model(pretrained, {t.name: t.labels for t in tasks}, params.max_length, False)

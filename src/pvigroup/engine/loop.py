@@ -7,7 +7,6 @@ length buckets and the epoch plan → AdamW (no decay on biases and norms) and t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -24,16 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from pvigroup import __version__
 from pvigroup.engine.encode import encode_frame, pad_batch, validate_frame
 from pvigroup.engine.metrics import classification_metrics
 from pvigroup.engine.model import MultiTaskModel, build_model, save_model
 from pvigroup.engine.provenance import engine_provenance, model_revision
+from pvigroup.engine.memory import MicroBatch
 from pvigroup.engine.readout import logprobs_encoded
 from pvigroup.engine.schedule import (
-    accumulation_size,
     assign_buckets,
     effective_buckets,
     epoch_plan,
@@ -43,6 +41,7 @@ from pvigroup.engine.schedule import (
     stream_id,
     warmup_steps,
 )
+from pvigroup.engine.steps import Stepper
 from pvigroup.engine.types import EngineOptions, TaskData, TrainParams, TrainResult
 from pvigroup.errors import PvigroupError
 from pvigroup.io import fingerprint_frame
@@ -169,13 +168,12 @@ def _save_checkpoint(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def _set_recompile_limit(n: int) -> None:
-    import torch._dynamo.config as dyn
-
-    for name in ("recompile_limit", "cache_size_limit"):
-        if hasattr(dyn, name):
-            setattr(dyn, name, max(int(getattr(dyn, name)), n))
-            return
+def window_end(start: int, n_batches: int, grad_accum: int) -> int:
+    """One past the last batch of the accumulation window that begins at batch ``start``."""
+    end = start
+    while not is_update_step(end, n_batches, grad_accum):
+        end += 1
+    return end + 1
 
 
 def train(
@@ -231,8 +229,7 @@ def train(
     device = options.resolve_device()
     if options.threads > 0:
         torch.set_num_threads(options.threads)
-    amp = options.autocast_dtype(device)
-    compile_mode = options.compile_mode(device)
+    info = options.device_info(device)
     fingerprint = run_fingerprint(pretrained, tasks, params, null_input)
     names = [t.name for t in tasks]
 
@@ -283,6 +280,7 @@ def train(
     # -- resume
     prog = _Progress()
     best_state: dict | None = None
+    resumed: dict | None = None
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         if ckpt.get("fingerprint") != fingerprint:
@@ -294,6 +292,7 @@ def train(
             scheduler.load_state_dict(ckpt["scheduler"])
             prog = _Progress(**ckpt["progress"])
             best_state = ckpt.get("best_state")
+            resumed = ckpt
             torch.set_rng_state(ckpt["rng"]["cpu"])
             if device.type == "cuda" and ckpt["rng"].get("cuda") is not None:
                 torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
@@ -318,27 +317,28 @@ def train(
                 "progress": prog.__dict__,
                 "best_state": best_state,
                 "rng": rng,
+                "engine": stepper.state_dict(),
             },
         )
 
-    # -- compiled forward (static shapes: one graph per (task, bucket))
-    forward = model
-    if compile_mode:
-        _set_recompile_limit(4 * len(buckets) * len(tasks) + 8)
-        forward = torch.compile(model, mode=compile_mode, dynamic=False)
-    static = compile_mode is not None
-    amp_ctx = (
-        (lambda: torch.autocast(device.type, dtype=amp))
-        if amp is not None
-        else contextlib.nullcontext
-    )
+    # -- the step: precision, compiled forward with its eager fallback, out-of-memory split
+    stepper = Stepper(
+        model, optimizer, scheduler, device=device, info=info, options=options, params=params,
+        encoded=train_enc, labels=train_y, bucket_ids=bucket_ids, buckets=buckets,
+        loss_weights=loss_w, names=names, pad_id=pad_id,
+    )  # fmt: skip
+    readout = MicroBatch("read-out", int(options.eval_batch_size))
+    if resumed is not None:
+        stepper.load_state_dict(resumed.get("engine"))
     det_before = torch.are_deterministic_algorithms_enabled()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
     show = options.progress and sys.stderr.isatty()
     log.info(
-        "training %s on %s: %d task(s), %d batches/epoch, %d epochs, buckets %s, amp %s, compile %s",
-        out_dir, device, len(tasks), n_batches, params.epochs, list(buckets), amp, compile_mode,
+        "training %s on %s: %d task(s), %d batches/epoch, %d epochs, buckets %s, precision %s, "
+        "compile %s (%s)",
+        out_dir, info.describe(), len(tasks), n_batches, params.epochs, list(buckets),
+        stepper.precision, stepper.compile_label(), stepper.compile_reason,
     )  # fmt: skip
 
     try:
@@ -353,56 +353,30 @@ def train(
                 loss_dev = torch.zeros((), device=device)
                 t0 = time.perf_counter()
                 bar = _bar(show, n_batches, start, epoch, params.epochs)
-                for i in range(start, n_batches):
-                    t, rows = plan[i]
-                    length = int(train_enc[t].lengths[rows].max())
-                    if static:
-                        length = buckets[int(bucket_ids[t][rows[0]])]
-                    batch = pad_batch(
-                        train_enc[t], rows, length, pad_id, params.batch_size if static else None
-                    )
-                    labels = np.zeros(len(batch["weight"]), dtype=np.int64)
-                    labels[: len(rows)] = train_y[t][rows]
-                    x = {
-                        k: torch.from_numpy(v).to(device, non_blocking=True)
-                        for k, v in batch.items()
-                        if k != "weight"
-                    }
-                    w = torch.from_numpy(batch["weight"]).to(device, non_blocking=True)
-                    y = torch.from_numpy(labels).to(device, non_blocking=True)
-                    if static and device.type == "cuda":
-                        torch.compiler.cudagraph_mark_step_begin()
-                    with amp_ctx():
-                        logits = forward(names[t], **x)
-                    row_loss = F.cross_entropy(logits.float(), y, reduction="none") * w
-                    scale = loss_w[t] / (
-                        len(rows) * accumulation_size(i, n_batches, params.grad_accum)
-                    )
-                    (row_loss.sum() * scale).backward()
-                    loss_dev += row_loss.detach().sum()
-                    prog.n_seen += len(rows)
-                    prog.batch = i + 1
-                    if is_update_step(i, n_batches, params.grad_accum):
-                        if params.max_grad_norm > 0:
-                            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
-                        optimizer.step()
-                        scheduler.step()
-                        optimizer.zero_grad(set_to_none=True)
-                        prog.global_step += 1
-                        if step_callback is not None:
-                            step_callback(epoch, prog.global_step)
-                        if term.requested and prog.batch < n_batches:
-                            prog.loss_sum += float(loss_dev)
-                            prog.seconds += time.perf_counter() - t0
-                            checkpoint()
-                            log.warning(
-                                "checkpoint written to %s at epoch %d, batch %d/%d; exiting",
-                                ckpt_path, epoch + 1, prog.batch, n_batches,
-                            )  # fmt: skip
-                            raise SystemExit(PREEMPTED_STATUS)
+                i = start
+                while i < n_batches:
+                    end = window_end(i, n_batches, params.grad_accum)
+                    loss, n_rows = stepper.window(plan, range(i, end), n_batches)
+                    done_before = i
+                    stepper.update()
+                    loss_dev += loss
+                    prog.n_seen += n_rows
+                    prog.batch = i = end
+                    prog.global_step += 1
+                    if step_callback is not None:
+                        step_callback(epoch, prog.global_step)
+                    if term.requested and prog.batch < n_batches:
+                        prog.loss_sum += float(loss_dev)
+                        prog.seconds += time.perf_counter() - t0
+                        checkpoint()
+                        log.warning(
+                            "checkpoint written to %s at epoch %d, batch %d/%d; exiting",
+                            ckpt_path, epoch + 1, prog.batch, n_batches,
+                        )  # fmt: skip
+                        raise SystemExit(PREEMPTED_STATUS)
                     if bar is not None:
-                        bar.update(1)
-                        if (i + 1) % LOG_EVERY == 0 or i + 1 == n_batches:
+                        bar.update(end - done_before)
+                        if end // LOG_EVERY != done_before // LOG_EVERY or end == n_batches:
                             elapsed = prog.seconds + time.perf_counter() - t0
                             bar.set_postfix(
                                 loss=f"{(prog.loss_sum + float(loss_dev)) / max(1, prog.n_seen):.4f}",
@@ -417,7 +391,7 @@ def train(
                 read_dev = not params.select_on_dev or params.may_keep(epoch + 1)
                 entry = _epoch_entry(
                     model, names, tasks, dev_enc if read_dev else [None] * len(tasks),
-                    options, epoch, prog,
+                    options, epoch, prog, readout,
                 )  # fmt: skip
                 prog.history.append(entry)
                 _log_epoch(entry, params.epochs)
@@ -469,7 +443,8 @@ def train(
         "buckets": list(buckets),
         "fingerprint": fingerprint,
         "provenance": {
-            **engine_provenance(options, device),
+            **engine_provenance(options, device,
+                                {**stepper.provenance(), "readout_batch": readout.record()}),
             "model_revision": model_revision(pretrained, model.encoder.config),
         },
     }  # fmt: skip
@@ -497,12 +472,13 @@ def _epoch_entry(
     options: EngineOptions,
     epoch: int,
     prog: _Progress,
+    readout: MicroBatch | None = None,
 ) -> dict:
     dev: dict[str, dict[str, float]] = {}
     for name, task, enc in zip(names, tasks, dev_enc, strict=True):
         if enc is None:
             continue
-        preds = logprobs_encoded(model, name, enc, options).argmax(axis=1)
+        preds = logprobs_encoded(model, name, enc, options, micro=readout).argmax(axis=1)
         m = classification_metrics(task.dev["label"].to_numpy(dtype=np.int64), preds, task.labels)
         dev[name] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
     scores = [d["macro_f1"] for d in dev.values() if not math.isnan(d["macro_f1"])]

@@ -52,19 +52,32 @@ def dataset_revision(info: Mapping[str, Any]) -> Any:
     return None
 
 
-def engine_provenance(options, device=None) -> dict[str, Any]:
-    """Device, precision, compile mode and library versions of ``options`` on this machine."""
+def engine_provenance(options, device=None, decisions: Mapping[str, Any] | None = None
+                      ) -> dict[str, Any]:
+    """Device, card, precision, compile mode and library versions of ``options`` here.
+
+    ``decisions`` (what a run actually did: a compile fallback, an out-of-memory split of the
+    micro-batch; :meth:`pvigroup.engine.steps.Stepper.provenance`) replaces the planned values.
+    """
     import torch
     import transformers
 
+    from pvigroup.engine.steps import PRECISION_LABELS
+
     device = device if device is not None else options.resolve_device()
-    amp = options.autocast_dtype(device)
+    info = options.device_info(device)
+    mode, reason = options.compile_decision(device, info)
     out = {
         "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"),
-        "precision": "bf16-autocast" if amp is not None else "fp32",
-        "compile": options.compile_mode(device) or "off",
+        "device_name": info.name if device.type == "cuda" else "cpu",
+        "capability": info.as_dict()["capability"],
+        "precision": PRECISION_LABELS[options.precision_for(device, info)],
+        "precision_requested": options.precision,
+        "compile": mode or "off",
+        "compile_reason": reason,
         "torch": torch.__version__,
+        "cuda": torch.version.cuda if device.type == "cuda" else None,
         "transformers": transformers.__version__,
     }
+    out.update(decisions or {})
     return out

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from pvigroup.engine.encode import Encoded, encode_frame, pad_batch, validate_frame
+from pvigroup.engine.memory import MicroBatch, is_out_of_memory
 from pvigroup.engine.metrics import classification_metrics
 from pvigroup.engine.model import MultiTaskModel, load_model
 from pvigroup.engine.types import EngineOptions
@@ -38,14 +39,17 @@ def _round_up(n: int, k: int) -> int:
 
 
 def logprobs_encoded(
-    model: MultiTaskModel, task: str, enc: Encoded, options: EngineOptions
+    model: MultiTaskModel, task: str, enc: Encoded, options: EngineOptions,
+    micro: MicroBatch | None = None,
 ) -> np.ndarray:
     """Natural-log class probabilities of encoded rows, in ``enc`` order (float64).
 
     Rows are sorted by length and read in batches of ``options.eval_batch_size``, each padded
     to its longest row (rounded up to a multiple of 8 on CUDA), under ``torch.inference_mode``
-    and bf16 autocast on CUDA; results are put back in the original order. Rows with identical
-    token ids (all rows of a null-input model) are computed once, so they get identical outputs.
+    and the precision's autocast (:meth:`EngineOptions.autocast_dtype`); results are put back in
+    the original order. Rows with identical token ids (all rows of a null-input model) are
+    computed once, so they get identical outputs. On a CUDA out-of-memory error the batch is
+    halved and read again (``micro`` keeps the smaller size for later calls and records it).
     """
     n = len(enc)
     n_labels = model.heads[task].n_labels
@@ -68,26 +72,39 @@ def logprobs_encoded(
     was_training = model.training
     model.eval()
     ctx = torch.autocast(device.type, dtype=amp) if amp is not None else contextlib.nullcontext()
-    bs = max(1, int(options.eval_batch_size))
+    micro = micro if micro is not None else MicroBatch("read-out", int(options.eval_batch_size))
     try:
         with torch.inference_mode(), ctx:
-            for start in range(0, len(order), bs):
-                rows = order[start : start + bs]
-                length = int(enc.lengths[rows].max())
-                if device.type == "cuda":
-                    length = _round_up(length, 8)
-                batch = pad_batch(enc, rows, length, pad_id)
-                tensors = {
-                    k: torch.from_numpy(v).to(device, non_blocking=True)
-                    for k, v in batch.items()
-                    if k != "weight"
-                }
-                logits = model(task, **tensors)
-                logp = torch.log_softmax(logits.float(), dim=-1)
-                out[rows] = logp.double().cpu().numpy()
+            start = 0
+            while start < len(order):
+                rows = order[start : start + micro.size]
+                try:
+                    out[rows] = _read_batch(model, task, enc, rows, pad_id, device)
+                except Exception as err:  # noqa: BLE001 - only out-of-memory is handled
+                    if not is_out_of_memory(err):
+                        raise
+                    micro.halve(err, f"rows {start + 1}-{start + len(rows)} of {len(order)}",
+                                "lower engine.eval_batch_size or use a shorter max_length")
+                    continue
+                start += len(rows)
     finally:
         model.train(was_training)
     return out[inverse]
+
+
+def _read_batch(model, task: str, enc: Encoded, rows: np.ndarray, pad_id: int,
+                device: torch.device) -> np.ndarray:
+    length = int(enc.lengths[rows].max())
+    if device.type == "cuda":
+        length = _round_up(length, 8)
+    batch = pad_batch(enc, rows, length, pad_id)
+    tensors = {
+        k: torch.from_numpy(v).to(device, non_blocking=True)
+        for k, v in batch.items()
+        if k != "weight"
+    }
+    logits = model(task, **tensors)
+    return torch.log_softmax(logits.float(), dim=-1).double().cpu().numpy()
 
 
 def predict_logprobs(
@@ -97,6 +114,7 @@ def predict_logprobs(
     *,
     null_input: bool | None = None,
     options: EngineOptions | None = None,
+    micro: MicroBatch | None = None,
 ) -> np.ndarray:
     """Natural-log class probabilities of every row of ``df``.
 
@@ -111,6 +129,9 @@ def predict_logprobs(
     null_input : bool, optional
         Replace every input by the empty input; default: as the model was trained.
     options : EngineOptions, optional
+    micro : MicroBatch, optional
+        The read-out batch size, shared between calls: it halves on a CUDA out-of-memory error
+        and keeps what happened for provenance (default: a new one of ``eval_batch_size``).
 
     Returns
     -------
@@ -122,7 +143,7 @@ def predict_logprobs(
     null = model.null_input if null_input is None else bool(null_input)
     validate_frame(task, df, model.heads[task].n_labels, "read-out", labels=False, text=not null)
     enc = encode_frame(model.tokenizer, df, model.max_length, null)
-    return logprobs_encoded(model, task, enc, options)
+    return logprobs_encoded(model, task, enc, options, micro=micro)
 
 
 def evaluate(model, task: str, df: pd.DataFrame, options: EngineOptions | None = None) -> dict:

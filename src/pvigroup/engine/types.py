@@ -126,10 +126,13 @@ class EngineOptions:
     device
         ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     precision
-        ``auto`` (bf16 autocast on CUDA, fp32 on CPU), ``fp32`` or ``bf16``.
+        ``auto`` (bf16 autocast on cards with native bf16, sm_80 and newer; fp16 autocast with a
+        gradient scaler on sm_70-sm_75; fp32 on older cards and the CPU), ``fp32``, ``bf16`` or
+        ``fp16`` (see :mod:`pvigroup.engine.device`).
     compile
-        ``auto`` (``reduce-overhead`` on CUDA, off on CPU), ``off`` or ``reduce-overhead``
-        (``torch.compile`` with CUDA graphs, one static shape per length bucket).
+        ``auto`` (``reduce-overhead`` on CUDA sm_70+ with Triton importable, else off; a
+        compilation that fails continues eager with a warning), ``off`` or ``reduce-overhead``
+        (``torch.compile`` with CUDA graphs, one static shape per length bucket; fails loudly).
     buckets
         Padded lengths of training batches; capped by ``max_length``, which is always one.
     eval_batch_size
@@ -160,29 +163,33 @@ class EngineOptions:
             )
         return torch.device(self.device)
 
-    def autocast_dtype(self, device: torch.device) -> torch.dtype | None:
-        """The autocast dtype (None for plain fp32)."""
-        if self.precision == "auto":
-            return torch.bfloat16 if device.type == "cuda" else None
-        if self.precision == "bf16":
-            return torch.bfloat16
-        if self.precision == "fp32":
-            return None
-        raise PvigroupError(
-            f"engine options: precision {self.precision!r} is not auto, fp32 or bf16"
-        )
+    def device_info(self, device: torch.device):
+        """The :class:`~pvigroup.engine.device.DeviceInfo` of ``device`` (card, capability)."""
+        from pvigroup.engine.device import probe
 
-    def compile_mode(self, device: torch.device) -> str | None:
+        return probe(device)
+
+    def precision_for(self, device: torch.device, info=None) -> str:
+        """``fp32``, ``bf16`` or ``fp16`` on ``device`` (:func:`~pvigroup.engine.device.choose_precision`)."""
+        from pvigroup.engine.device import choose_precision
+
+        return choose_precision(self.precision, info or self.device_info(device))
+
+    def autocast_dtype(self, device: torch.device, info=None) -> torch.dtype | None:
+        """The autocast dtype (None for plain fp32)."""
+        from pvigroup.engine.device import AUTOCAST
+
+        return AUTOCAST[self.precision_for(device, info)]
+
+    def compile_mode(self, device: torch.device, info=None) -> str | None:
         """The ``torch.compile`` mode, or None when compilation is off."""
-        if self.compile == "auto":
-            return "reduce-overhead" if device.type == "cuda" else None
-        if self.compile == "off":
-            return None
-        if self.compile == "reduce-overhead":
-            return "reduce-overhead"
-        raise PvigroupError(
-            f"engine options: compile {self.compile!r} is not auto, off or reduce-overhead"
-        )
+        return self.compile_decision(device, info)[0]
+
+    def compile_decision(self, device: torch.device, info=None) -> tuple[str | None, str]:
+        """``(mode, reason)`` (:func:`~pvigroup.engine.device.choose_compile`)."""
+        from pvigroup.engine.device import choose_compile
+
+        return choose_compile(self.compile, info or self.device_info(device))
 
 
 @dataclass
