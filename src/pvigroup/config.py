@@ -68,6 +68,13 @@ def check_config(config: Mapping[str, Any], *, where: str = "config") -> None:
         if len(set(group)) != len(group):
             raise PvigroupError(f"{where}: grouping.manual[{i}] lists a task twice: {group}")
         models = config.get("models") or {}
+        named = entry.get("models") if isinstance(entry, Mapping) else None
+        for m in named or []:
+            if m not in models:
+                raise PvigroupError(f"{where}: grouping.manual[{i}].models names unknown model "
+                                    f"{m!r}; known models: {', '.join(sorted(models))}")
+        if named is not None:
+            models = {m: models[m] for m in named}
         if models and not any(set(group) <= set(spec.get("tasks") or tasks)
                               for spec in models.values()):
             raise PvigroupError(f"{where}: grouping.manual[{i}] {list(group)}: no model has all "

@@ -111,11 +111,15 @@ def group_targets(config) -> list[str]:
 
 
 def manual_entries_for(config, model: str) -> list[dict]:
-    """The hand-listed groups (``grouping.manual``) whose tasks all belong to ``model``, in the
-    listed order, as ``{"name", "tasks", "role"}`` (plain task lists: no name, role ``other``)."""
+    """The hand-listed groups (``grouping.manual``) whose tasks all belong to ``model`` (and,
+    where an entry lists ``models``, only for those), in the listed order, as ``{"name",
+    "tasks", "role"}`` (plain task lists: no name, role ``other``)."""
     tasks = set(model_tasks(config, model))
     out = []
     for entry in (config.get("grouping") or {}).get("manual") or []:
+        if isinstance(entry, dict) and entry.get("models") is not None \
+                and model not in entry["models"]:
+            continue
         if isinstance(entry, dict):
             e = {"name": entry.get("name"), "tasks": list(entry["tasks"]),
                  "role": entry.get("role") or "other"}

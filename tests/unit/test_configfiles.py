@@ -111,4 +111,5 @@ def test_estimate_takes_several_config_files(tmp_path, capsys):
         line = next(ln for ln in text.splitlines() if " train_stl " in ln)
         return int(line.split()[2])
 
-    assert stl_jobs(five_seeds) == 5 * 15 and stl_jobs(two_seeds) == 2 * 15
+    # one STL run per seed and (model, task): 9 + 6 tasks, each under two models
+    assert stl_jobs(five_seeds) == 5 * 30 and stl_jobs(two_seeds) == 2 * 30

@@ -42,6 +42,7 @@ class TaskOptions:
     max_rows_seed: int
     drop_overlap: bool = False
     group_by: Any = None
+    test_fraction: float | None = None
 
     @property
     def pair(self) -> bool:
@@ -112,6 +113,9 @@ def task_options(name: str, task: Mapping[str, Any]) -> TaskOptions:
     frac = float(split.get("dev_fraction", 0.2))
     if not 0 < frac < 0.5:
         raise PvigroupError(f"{key}.split.dev_fraction: must be in (0, 0.5), got {frac}")
+    test_frac = split.get("test_fraction")
+    if test_frac is not None and not 0 < float(test_frac) < 0.5:
+        raise PvigroupError(f"{key}.split.test_fraction: must be in (0, 0.5), got {test_frac}")
     max_rows = task.get("max_rows") or {}
     return TaskOptions(
         name=name,
@@ -128,6 +132,7 @@ def task_options(name: str, task: Mapping[str, Any]) -> TaskOptions:
         max_rows_seed=int(max_rows.get("seed", 42)),
         drop_overlap=bool(task.get("drop_overlap", False)),
         group_by=split.get("group_by"),
+        test_fraction=None if test_frac is None else float(test_frac),
     )
 
 

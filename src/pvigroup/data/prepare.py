@@ -20,7 +20,7 @@ from pvigroup.data.options import (
     task_options,
 )
 from pvigroup.data.overlap import overlap_report, overlap_summary
-from pvigroup.data.sources import read_source
+from pvigroup.data.sources import SourceSplit, read_source
 from pvigroup.data.splitting import (
     _Split,
     apply_split_policy,
@@ -110,6 +110,7 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
         dev_fraction=opts.dev_fraction,
         seed=opts.split_seed,
         stratify=opts.stratify,
+        test_fraction=opts.test_fraction,
     )
     _say_policy(name, policy, task.get("source") or {}, opts.dev_fraction)
     for stream, split in enumerate(SPLITS):
@@ -163,6 +164,7 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
         "split_policy": policy,
         "split": {
             "dev_fraction": opts.dev_fraction,
+            "test_fraction": opts.test_fraction,
             "seed": opts.split_seed,
             "stratify": opts.stratify,
             "group_by": None if opts.group_by is None else str(opts.group_by),
@@ -171,7 +173,7 @@ def _prepare(name: str, task: Mapping[str, Any], out_dir: Path, base_dir: Path) 
         if opts.group_by is None
         else group_summary(opts.group_by, {s: splits[s].frame for s in SPLITS}),
         "max_rows": {**opts.max_rows, "seed": opts.max_rows_seed},
-        "source": _source_record(task.get("source") or {}, base_dir),
+        "source": _source_record(task.get("source") or {}, base_dir, sources),
         "overlap": overlap,
     }
     for s in SPLITS:
@@ -212,9 +214,16 @@ def _say_policy(name: str, policy: str, source: Mapping[str, Any], dev_fraction:
     )
 
 
-def _source_record(source: Mapping[str, Any], base: Path) -> dict[str, Any]:
-    """The source as configured, plus the sha256 of each local file (provenance)."""
+def _source_record(
+    source: Mapping[str, Any], base: Path, read: list[SourceSplit]
+) -> dict[str, Any]:
+    """The source as configured (a hub ``revision`` included), plus the sha256 of each local
+    file, or for a hub dataset the commit its files came from (``resolved_revision``, null when
+    the loader does not say: a local or saved dataset)."""
     record = json.loads(json.dumps(source, default=str))
+    if "hf" in source:
+        found = {s.revision for s in read}
+        record["resolved_revision"] = found.pop() if len(found) == 1 else None
     files = source.get("files")
     if files:
         record["sha256"] = {

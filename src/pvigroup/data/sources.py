@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,23 @@ class SourceSplit:
     where: str
     frame: pd.DataFrame
     locate: Callable[[int], str]
+    revision: str | None = None  # the hub commit the rows came from, when the loader says
+
+
+_HUB_FILE = re.compile(r"^hf://datasets/[^@]+@([0-9a-f]{40})/")
+
+
+def hub_revision(dataset: Any) -> str | None:
+    """The hub commit a loaded split was read from, or None (a local or saved dataset).
+
+    ``datasets`` records every file it downloaded in ``info.download_checksums`` as
+    ``hf://datasets/<id>@<commit>/<path>``; the commit is what a ``revision`` (or the newest,
+    without one) resolved to.
+    """
+    info = getattr(dataset, "info", None)
+    keys = list(getattr(info, "download_checksums", None) or {})
+    found = {m.group(1) for m in map(_HUB_FILE.match, keys) if m}
+    return found.pop() if len(found) == 1 else None
 
 
 def _row_locator(i: int) -> str:
@@ -323,6 +341,7 @@ def _read_hf(name: str, hf: Mapping[str, Any], base: Path) -> list[SourceSplit]:
                 where=f"hf:{ident} split {split}",
                 frame=frame,
                 locate=_row_locator,
+                revision=hub_revision(loaded[split]),
             )
         )
     return out

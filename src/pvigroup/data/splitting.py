@@ -133,8 +133,13 @@ def apply_split_policy(
     dev_fraction: float,
     seed: int,
     stratify: bool = True,
+    test_fraction: float | None = None,
 ) -> tuple[str, dict[str, _Split]]:
     """Turn the source's labelled splits (by role) into train/dev/test.
+
+    With only a train split, test and dev are each ``dev_fraction`` of all rows, or with
+    ``test_fraction`` test is that share of all rows and dev ``dev_fraction`` of the rest.
+    Rows carrying a ``_group`` column (``split.group_by``) are drawn in whole groups.
 
     Returns the policy name (:func:`split_policy`) and, per prepared split, its rows (the source
     frames' rows, source order kept) and a description of their origin for messages.
@@ -170,13 +175,19 @@ def apply_split_policy(
             "dev": _Split(dev, f"{wheres['train']} ({frac_txt} of it)"),
             "test": _Split(frames[test_role], wheres[test_role]),
         }
-    k = round(dev_fraction * len(train))
-    rest, test = carve(train, k, 2)
-    rest, dev = carve(rest, k, 3)
+    if test_fraction is None:  # dev and test each dev_fraction of all rows
+        k = round(dev_fraction * len(train))
+        rest, test = carve(train, k, 2)
+        rest, dev = carve(rest, k, 3)
+        test_txt, dev_txt = frac_txt, frac_txt
+    else:  # test_fraction of all rows, then dev_fraction of the rest (the paper's Table 9)
+        rest, test = carve(train, round(test_fraction * len(train)), 2)
+        rest, dev = carve(rest, round(dev_fraction * len(rest)), 3)
+        test_txt, dev_txt = f"test_fraction {test_fraction:g}", f"{frac_txt} of the rest"
     return policy, {
         "train": _Split(rest, f"{wheres['train']} (less the dev and test rows)"),
-        "dev": _Split(dev, f"{wheres['train']} ({frac_txt} of it)"),
-        "test": _Split(test, f"{wheres['train']} ({frac_txt} of it)"),
+        "dev": _Split(dev, f"{wheres['train']} ({dev_txt} of it)"),
+        "test": _Split(test, f"{wheres['train']} ({test_txt} of it)"),
     }
 
 
