@@ -147,12 +147,15 @@ def test_manual_models_restrict_a_group_and_unknown_models_are_refused(paper):
 
 def test_llm_baselines_keep_private_tasks_local(paper):
     llms = paper["llm"]["models"]
-    assert {k: v["backend"] for k, v in llms.items()} == {
-        "llama2-7b": "local", "llama2-70b": "local", "gpt-4": "openai"}
-    from pvigroup.llm.spec import llm_jobs
+    assert {k: v["backend"] for k, v in llms.items()} == {"llama2-7b": "local",
+                                                         "llama2-70b": "local"}
+    from pvigroup.llm.spec import api_key_envvars, llm_jobs
 
-    jobs = llm_jobs(paper)
     private = {t for t, s in paper["tasks"].items() if s.get("private")}
     assert len(private) == 6
-    assert {t for m, t in jobs if m == "gpt-4"} == set(paper["tasks"]) - private
-    assert {t for m, t in jobs if m == "llama2-7b"} == set(paper["tasks"])
+    assert {t for m, t in llm_jobs(paper) if m == "llama2-7b"} == set(paper["tasks"])
+    assert api_key_envvars(paper) == []  # paper.yaml runs without an API key
+    # GPT-4 (config/paper-gpt4.yaml) sees only the public tasks, and needs its key
+    with_gpt4 = load_config([PAPER, REPO / "config" / "paper-gpt4.yaml"], REPO)
+    assert {t for m, t in llm_jobs(with_gpt4) if m == "gpt-4"} == set(paper["tasks"]) - private
+    assert api_key_envvars(with_gpt4) == ["OPENAI_API_KEY"]
