@@ -34,6 +34,7 @@ include: "workflow/rules/llm.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/diagnostics.smk"
+include: "workflow/rules/calibrate.smk"
 
 
 localrules:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pvigroup.calibration.use import calibrated_cost
 from pvigroup.errors import PvigroupError
 from pvigroup.workflow import group_tasks
 
@@ -49,6 +50,9 @@ class ModelCost:
         Seconds per optimizer step of the reference batch (32 x 128 tokens) on one data-centre GPU.
     cpu_step_seconds : float
         The same on a CPU node (used when the job has no GPU).
+    host_mem_mb : float, optional
+        Measured host memory of a job of this model (a calibration file,
+        :mod:`pvigroup.calibration`); replaces the computed process, weights and optimizer terms.
     """
 
     params_m: float
@@ -56,6 +60,7 @@ class ModelCost:
     layers: int
     gpu_step_seconds: float
     cpu_step_seconds: float
+    host_mem_mb: float | None = None
 
 
 #: Encoder size classes. Step times are conservative (fp32, no compilation).
@@ -193,8 +198,11 @@ def train_mem_mb(
     ``attempt`` and rounded up to ``mem_step_mb``.
     """
     _check_positive(n_rows=n_rows, batch_size=batch_size, max_length=max_length, attempt=attempt)
+    data_mb = n_rows * max_length * 16 / 1e6
+    if cost.host_mem_mb:  # measured (calibration): the process as it ran, plus this job's data
+        return _round_up((cost.host_mem_mb + data_mb) * attempt, res["mem_step_mb"])
     weights_mb = cost.params_m * 4  # fp32: 4 bytes per parameter, params in millions
-    mb = res["base_mem_mb"] + 2 * weights_mb + n_rows * max_length * 16 / 1e6
+    mb = res["base_mem_mb"] + 2 * weights_mb + data_mb
     if not gpu:
         # ~12 fp32 activations of hidden width per token and layer survive until backward
         activations_mb = batch_size * max_length * cost.hidden * cost.layers * 4 * 12 / 1e6
@@ -362,7 +370,8 @@ def train_hparams(config: Mapping[str, Any], kind: str, task: str | None = None)
 
 
 def rule_resources(
-    kind: str, config: Mapping[str, Any], data_dir: str | Path = "results/data"
+    kind: str, config: Mapping[str, Any], data_dir: str | Path = "results/data",
+    workdir: str | Path = ".",
 ) -> dict[str, Callable[..., int]]:
     """``{"mem_mb": f, "runtime": f}``: resource callables for a rule of the given kind.
 
@@ -375,7 +384,10 @@ def rule_resources(
             **res.rule_resources("finetune", config),
 
     The callables take ``(wildcards, attempt)`` as Snakemake passes them. A job whose node has no
-    GPU is estimated with CPU step times when the config sets ``engine.device: cpu``.
+    GPU is estimated with CPU step times when the config sets ``engine.device: cpu``. A
+    calibration file of the model (``{workdir}/results/calibration/{model}.json``, see
+    :mod:`pvigroup.calibration`) measured on the same device kind replaces the size-class step
+    time and the memory estimate.
     """
     if kind not in ("finetune", "readout", "stl", "mtl", "llm"):
         raise PvigroupError(f"unknown rule kind {kind!r}; valid: finetune, readout, stl, mtl, llm")
@@ -392,6 +404,7 @@ def rule_resources(
         if model not in config.get("models", {}):
             raise PvigroupError(f"model {model!r} is not in config key models")
         cost = model_cost(model, config["models"][model], res)
+        cost, _ = calibrated_cost(cost, model, config, gpu=gpu, workdir=workdir)
         tasks = tasks_of(wildcards)
         train_kind = "finetune" if kind in ("finetune", "readout") else kind
         hp = train_hparams(config, train_kind, tasks[0] if train_kind == "finetune" else None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pvigroup import resources as res
 from pvigroup import workflow as wf
+from pvigroup.calibration.use import calibrated_cost
 from pvigroup.errors import PvigroupError
 from pvigroup.estimate.pricing import (
     TaskProfile,
@@ -252,10 +253,13 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
         used_tasks.update(tasks)
         spec = config["models"][model]
         cost = res.model_cost(model, spec, settings)
+        cost, source = calibrated_cost(cost, model, config, gpu=gpu, workdir=workdir)
         step = cost.gpu_step_seconds if gpu else cost.cpu_step_seconds
-        assumptions.append(f"model {model}: {step:g} s per step of 32 x 128 tokens on {device} "
-                           f"({res.size_class(spec['pretrained'])} size class"
-                           " of pvigroup.resources.SIZES unless resources.models sets it)")
+        kind = "measured" if source.startswith("measured") else "default"
+        if source.startswith("default"):
+            source = f"{res.size_class(spec['pretrained'])} size class: {source}"
+        assumptions.append(f"model {model}: {step:.4g} s per step of 32 x 128 tokens on "
+                           f"{device}, {kind} ({source})")
         profiles = {}
         for task in tasks:
             lengths, how = token_lengths(task, spec["pretrained"], data_dir)
