@@ -8,6 +8,7 @@
 #   results/groups/{model}/{similar,dissimilar,manual}.tsv
 #   results/train/{model}/{stl,mtl}/{group}/seed{seed}/  STL and MTL runs
 #   results/llm/{llm}/{task}/, results/baselines/{method}/{model}/, results/tables/
+#   results/evaluation/{model}/gain.tsv, methods.tsv, predictor.tsv   did the grouping help?
 #   results/diagnostics/{model}/{task}.suspects.tsv        lowest-PVI instances (suspect labels)
 from snakemake.utils import min_version
 
@@ -33,6 +34,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/llm.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/diagnostics.smk"
 include: "workflow/rules/calibrate.smk"
 

@@ -15,7 +15,11 @@ Table numbers follow the paper (Li, Miller, Bethard and Savova, arXiv:2410.12774
  10   label distributions                                    ``results/data/{task}/label_counts.tsv``
 11-14 TaskEmb / surrogate groupings vs ours                  ``results/baselines/{method}/{model}/comparison.tsv``
 15-16 Tables 3-4 with the second encoder of each domain      ``results/train/{model}/aggregate.tsv``
+ 17   grouping methods side by side (gain, share, cost)      ``results/evaluation/{model}/methods.tsv``
 ====  =====================================================  ==========================================
+
+Table 17 is not the paper's: it answers, per model, whether each grouping's MTL groups gained
+over STL (:mod:`pvigroup.evaluation`).
 
 The *main* model of a domain family (general + biomedical, or clinical) is the first model in
 ``tables.models`` (default: config order) whose tasks include a task of that family; the second
@@ -60,7 +64,7 @@ class TableSpec:
     """What one paper table shows and where its rows come from."""
 
     number: int
-    kind: str  # group_tests | stl_mtl | llm | datasets | label_counts | baseline
+    kind: str  # group_tests | stl_mtl | llm | datasets | label_counts | baseline | methods
     stage: str  # stats | train | llm | data | baselines
     family: str | None = None
     rank: int = 0  # 0 = main model of the family, 1 = second model (Tables 15-16)
@@ -86,6 +90,7 @@ SPECS: dict[int, TableSpec] = {
     14: TableSpec(14, "baseline", "baselines", "clinical", method="surrogate"),
     15: TableSpec(15, "stl_mtl", "train", "general-biomedical", 1, "pvi-similar"),
     16: TableSpec(16, "stl_mtl", "train", "clinical", 1, "pvi-similar"),
+    17: TableSpec(17, "methods", "train"),
 }
 
 
@@ -272,6 +277,13 @@ def _plan_one(config: Mapping[str, Any], spec: TableSpec, results: str) -> Table
                                        for m in models]},
                          {**base, "models": models, "size": spec.size})
 
+    if spec.kind == "methods":
+        if not stage_configured(config, "train"):
+            return _skip(n, "the train stage is off (train.enabled: false): no group trained")
+        models = model_order(config)
+        return TablePlan(n, {"methods": [f"{results}/evaluation/{m}/methods.tsv"
+                                         for m in models]}, {**base, "models": models})
+
     if spec.kind in ("datasets", "label_counts"):
         tasks = sorted(config["tasks"])
         name = "task.json" if spec.kind == "datasets" else "label_counts.tsv"
@@ -333,7 +345,8 @@ def listed_groups(config: Mapping[str, Any], model: str, source: str,
 
 
 def plan_tables(config: Mapping[str, Any], results: str = "results") -> list[TablePlan]:
-    """Every paper table (1-16) for ``config``: inputs and settings, or the reason it is skipped."""
+    """Every table (1-16, the paper's, and 17) for ``config``: inputs and settings, or the reason
+    it is skipped."""
     return [_plan_one(config, spec, results) for spec in SPECS.values()]
 
 
@@ -361,7 +374,7 @@ def comparison_inputs(config: Mapping[str, Any], results: str = "results") -> di
     if not compare_with_paper(config):
         return {}
     planned = table_inputs(config, results)
-    out = {"tables": [f"{results}/tables/table{nn}.csv" for nn in planned if nn not in ("01", "02")]}
+    out = {"tables": [f"{results}/tables/table{nn}.csv" for nn in _compared(planned)]}
     for nn, kind in (("01", "pairs"), ("02", "triples")):
         if nn in planned:
             out[kind] = list(planned[nn]["tests"])
@@ -373,7 +386,13 @@ def comparison_settings(config: Mapping[str, Any]) -> dict[str, Any]:
     planned = table_inputs(config)
     return {"alpha": float(config["stats"]["alpha"]),
             "families": {t: task_family(config, t) for t in sorted(config["tasks"])},
-            "tables": [nn for nn in planned if nn not in ("01", "02")]}
+            "tables": _compared(planned)}
+
+
+def _compared(planned: Mapping[str, Any]) -> list[str]:
+    """Planned tables (not 1-2, compared from the tests) that have a published counterpart."""
+    published = paper_tables()["tables"]
+    return [nn for nn in planned if nn not in ("01", "02") and int(nn) in published]
 
 
 def report_plots(config: Mapping[str, Any], results: str = "results") -> list[str]:
@@ -627,6 +646,29 @@ def baseline_frame(df: pd.DataFrame, tasks: Sequence[str], path: str = "comparis
     return out
 
 
+METHODS_COLUMNS = ["model", "source", "n_groups", "f1_gain", "f1_gain_lo", "f1_gain_hi",
+                   "acc_gain", "acc_gain_lo", "acc_gain_hi", "f1_share_positive",
+                   "f1_share_ci_above_0", "cost_job_seconds", "cost_gpu_hours_est"]
+
+
+def methods_frame(methods: Mapping[str, tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The rows of every model's ``methods.tsv`` (model to (path, frame)), in model order."""
+    frames = []
+    for _model, (path, df) in methods.items():
+        _require(df, METHODS_COLUMNS, path)
+        frames.append(df[METHODS_COLUMNS])
+    if not frames:
+        return pd.DataFrame(columns=METHODS_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def fmt_share(share: Any, n: Any) -> str:
+    """``2/3`` from a share of ``n`` groups; ``-`` without groups."""
+    if pd.isna(share) or not n:
+        return "-"
+    return f"{round(float(share) * int(n))}/{int(n)}"
+
+
 # --------------------------------------------------------------------------- building tables
 def _caption(n: int, s: Mapping[str, Any]) -> str:
     fam = FAMILY_TEXT.get(s.get("family") or "", "")
@@ -652,6 +694,13 @@ def _caption(n: int, s: Mapping[str, Any]) -> str:
         return "Datasets: domain, train/dev/test sizes, description and number of classes."
     if n == 10:
         return "Label distribution of each dataset (instances per split)."
+    if s["kind"] == "methods":
+        return ("Grouping methods side by side: per model and source of MTL groups, the groups "
+                "trained, the mean MTL − STL gain over the groups (each group's gain the mean "
+                "over its tasks, paired by seed) with its 95% t interval over groups, the share "
+                "of groups with a positive macro-F1 gain and with a 95% seed interval above 0, "
+                "and the cost of computing the grouping: job-seconds measured from the "
+                "benchmark files, GPU-hours estimated (- where not available).")
     if s["kind"] == "baseline":
         return (f"Our PVI grouping vs the {BASELINE_TEXT[s['method']]} grouping on the {fam} "
                 f"tasks; mean (± 95% CI half-width). Both fine-tuned from {model} "
@@ -734,6 +783,18 @@ def build_table(n: int, frames: Mapping[str, Any], settings: Mapping[str, Any],
                  fmt_ci(r.ours_acc, r.ours_acc_ci, d), fmt_ci(r.ours_f1, r.ours_f1_ci, d),
                  fmt_ci(r.base_acc, r.base_acc_ci, d), fmt_ci(r.base_f1, r.base_f1_ci, d)]
                 for r in data.itertuples()]
+    elif kind == "methods":
+        data = methods_frame(frames["methods"])
+        header = ["Model", "Source", "Groups", "F1 gain [95% CI]", "Acc. gain [95% CI]",
+                  "F1 gain > 0", "F1 CI > 0", "Job-s", "GPU-h (est.)"]
+        rows = [[r.model, r.source, str(r.n_groups),
+                 fmt_diff_ci(r.f1_gain, r.f1_gain_lo, r.f1_gain_hi, d),
+                 fmt_diff_ci(r.acc_gain, r.acc_gain_lo, r.acc_gain_hi, d),
+                 fmt_share(r.f1_share_positive, r.n_groups),
+                 fmt_share(r.f1_share_ci_above_0, r.n_groups), fmt_num(r.cost_job_seconds, 0),
+                 fmt_num(r.cost_gpu_hours_est, 2)] for r in data.itertuples()]
+        if data.empty or not (data["n_groups"] > 0).any():
+            note = "No MTL group was trained."
     else:
         raise ValueError(f"unknown table kind {kind!r}")
     return Table(n, caption, data, header, rows, footer_text(prov), note)
@@ -759,6 +820,9 @@ def read_table_inputs(inputs: Mapping[str, Sequence[str]], settings: Mapping[str
     elif kind == "label_counts":
         frames["label_counts"] = {t: read_tsv(p) for t, p in
                                   zip(settings["tasks"], inputs["files"], strict=True)}
+    elif kind == "methods":
+        frames["methods"] = {m: (str(p), read_tsv(p))
+                             for m, p in zip(settings["models"], inputs["methods"], strict=True)}
     elif kind == "baseline":
         frames["comparison_path"] = str(inputs["comparison"][0])
         frames["comparison"] = read_tsv(inputs["comparison"][0])

@@ -199,6 +199,35 @@ def test_llm_dataset_label_baseline_tables(config, tmp_path):
     assert "TaskEmb F1" in (tmp_path / "table11.md").read_text()
 
 
+def test_methods_table_reads_every_models_methods(config, tmp_path):
+    plans = {p.number: p for p in tb.plan_tables(config, "R")}
+    assert plans[17].inputs == {"methods": [f"R/evaluation/{m}/methods.tsv"
+                                            for m in ("roberta", "clin", "bert")]}
+    _make_all(config, tmp_path)
+    t17 = pd.read_csv(tmp_path / "table17.csv")
+    expected = pd.concat([pd.read_csv(FIXTURE / f"evaluation/{m}/methods.tsv", sep="\t")
+                          for m in ("roberta", "clin", "bert")], ignore_index=True)
+    assert list(zip(t17.model, t17.source, t17.n_groups, strict=True)) == list(
+        zip(expected.model, expected.source, expected.n_groups, strict=True))
+    assert t17["f1_gain"].tolist() == pytest.approx(expected["f1_gain"].tolist(), nan_ok=True)
+    md = (tmp_path / "table17.md").read_text()
+    first = expected.iloc[0]
+    assert (f"| roberta | pvi-similar | 3 | {first.f1_gain:.3f} [{first.f1_gain_lo:.3f}, "
+            f"{first.f1_gain_hi:.3f}] |") in md
+    assert "| 3/3 | 3/3 |" in md  # every PVI-similar group of roberta gained, CI above 0
+    broken = tmp_path / "broken.tsv"
+    expected.drop(columns="f1_gain").to_csv(broken, sep="\t", index=False)
+    with pytest.raises(PvigroupError, match="broken.tsv: missing column"):
+        tb.make_table(number=17, inputs={"methods": [str(broken)]},
+                      settings={**plans[17].settings, "models": ["roberta"]},
+                      prov=tb.provenance(config), csv=str(tmp_path / "x.csv"),
+                      md=str(tmp_path / "x.md"), tex=str(tmp_path / "x.tex"),
+                      meta=str(tmp_path / "x.json"))
+    off = copy.deepcopy(config)
+    off["train"]["enabled"] = False
+    assert "train stage is off" in {p.number: p for p in tb.plan_tables(off)}[17].skip
+
+
 def test_latex_and_meta(config, tmp_path):
     _make_all(config, tmp_path)
     tex = (tmp_path / "table12.tex").read_text()
@@ -214,7 +243,7 @@ def test_rerun_is_byte_identical(config, tmp_path):
     _make_all(config, tmp_path / "a")
     _make_all(config, tmp_path / "b")
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert len(names) == 13 * 4
+    assert len(names) == 14 * 4  # tables 1-12, 15 and 17
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 

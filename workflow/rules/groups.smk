@@ -20,6 +20,8 @@ checkpoint select_groups:
         max_groups=config["grouping"]["max_groups"],
     log:
         "logs/groups/{model}/select_groups.log",
+    benchmark:
+        "benchmarks/groups/{model}/select_groups.tsv"
     conda:
         "../../envs/stats.yaml"
     script:

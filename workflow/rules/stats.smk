@@ -25,6 +25,8 @@ rule pair_tests:
         test=config["grouping"]["test"],
     log:
         "logs/stats/{model}/pair_tests.log",
+    benchmark:
+        "benchmarks/stats/{model}/pair_tests.tsv"
     conda:
         "../../envs/stats.yaml"
     script:
@@ -50,6 +52,8 @@ rule group_tests:
         test=config["grouping"]["test"],
     log:
         "logs/stats/{model}/group_tests_{ext}.log",
+    benchmark:
+        "benchmarks/stats/{model}/group_tests_{ext}.tsv"
     conda:
         "../../envs/stats.yaml"
     script:
