@@ -44,7 +44,8 @@ LLM_TASKS = ["bbc-a", "bbc-c"]
 # files of rules no target of this config asks for, requested by name
 BY_NAME = ["results/pvi/tiny/bbc-a/prior.json", "results/pvi/tiny2/seed7/bbc-a.parquet"]
 # the default target and the stage targets (rules with inputs only, so they count as run)
-TARGETS = ["all", "pvi", "stats", "groups", "train", "llm", "tables", "plots", "diagnostics"]
+TARGETS = ["all", "pvi", "stats", "groups", "train", "llm", "tables", "plots", "diagnostics",
+           "evaluation"]
 
 
 def smk(work: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -166,10 +167,11 @@ def test_pvi_and_training_outputs(run):
 def test_tables_have_the_tasks_rows(run):
     work, _ = run
     tables = work / "results" / "tables"
-    # Tables 1-15 (both domain families, a second encoder for the general tasks); Table 16 (the
-    # second encoder of the clinical tasks) is skipped, with the reason in the index
+    # Tables 1-15 (both domain families, a second encoder for the general tasks) and 17 (the
+    # grouping methods); Table 16 (the second encoder of the clinical tasks) is skipped, with the
+    # reason in the index
     written = sorted(p.name for p in tables.glob("table*.md"))
-    assert written == [f"table{n:02d}.md" for n in range(1, 16)]
+    assert written == [f"table{n:02d}.md" for n in (*range(1, 16), 17)]
     index = (tables / "index.md").read_text()
     for name in written:
         assert name in index, name
@@ -207,6 +209,60 @@ def test_tables_have_the_tasks_rows(run):
     assert "## Table 1" in comparison
 
 
+def test_evaluation_reads_back(run):
+    """gain.tsv from the runs' own metrics.json, groups.tsv and methods.tsv from gain.tsv, the
+    costs from the benchmark files, Table 17 from methods.tsv, the answer for every model."""
+    work, _ = run
+    cfg = yaml.safe_load((work / "config" / "config.yaml").read_text())
+    sources = cfg["train"]["sources"]
+    table17 = pd.read_csv(work / "results/tables/table17.csv")
+    for model in MODELS:
+        ev = work / "results/evaluation" / model
+        summary = pd.read_csv(work / f"results/train/{model}/summary.tsv", sep="\t")
+        mtl = summary[summary["kind"] == "mtl"]
+        gain = pd.read_csv(ev / "gain.tsv", sep="\t")
+        assert sorted(zip(gain["source"], gain["group"], gain["task"], strict=True)) == sorted(
+            zip(mtl["source"], mtl["group"], mtl["task"], strict=True))
+        runs = work / f"results/train/{model}"
+        for r in gain.itertuples():
+            expected = run_accuracy(runs / "mtl" / r.group, r.task) - run_accuracy(
+                runs / "stl" / r.task, r.task)
+            assert r.acc_gain == pytest.approx(expected, abs=1e-5), (model, r.group, r.task)
+            assert r.n_seeds == 1 and math.isnan(r.acc_gain_ci)  # one seed: no interval
+        groups = pd.read_csv(ev / "groups.tsv", sep="\t")
+        means = gain.groupby(["source", "group"])["f1_gain"].mean()
+        assert len(groups) == len(means)
+        for r in groups.itertuples():
+            assert r.f1_gain == pytest.approx(means[(r.source, r.group)], abs=1e-5)
+        methods = pd.read_csv(ev / "methods.tsv", sep="\t").set_index("source")
+        assert list(methods.index) == sources
+        counts = groups["source"].value_counts()
+        for source in sources:
+            row = methods.loc[source]
+            assert row["n_groups"] == counts.get(source, 0), (model, source)
+            if source == "manual":
+                assert row["cost_jobs"] == 0 and row["cost_job_seconds"] == 0
+            else:  # every job of the grouping left a benchmark file
+                assert row["cost_jobs"] > 0 and row["cost_jobs_measured"] == row["cost_jobs"]
+                assert row["cost_job_seconds"] > 0, (model, source)
+                assert row["cost_gpu_hours_est"] > 0, (model, source, row["cost_note"])
+        ours = table17[table17["model"] == model]
+        assert list(ours["source"]) == sources
+        assert ours["n_groups"].tolist() == methods["n_groups"].tolist()
+        predictor = pd.read_csv(ev / "predictor.tsv", sep="\t")
+        pairs = pd.read_csv(ev / "pairs.tsv", sep="\t")
+        assert sorted(pairs["group"]) == sorted(set(groups.loc[groups["size"] == 2, "group"]))
+        assert len(predictor) == 2 * 5 and (predictor["n_pairs"] == len(pairs)).all()
+        if len(pairs) < 5:  # the tiny run trains few pairs: said so, with the minimum
+            assert predictor["value"].isna().all()
+            assert predictor["note"].str.contains("at least 5 needed").all()
+        for figure in ("gain.png", "pvi_predicts_gain.png"):
+            assert (work / f"results/plots/{model}/{figure}").stat().st_size > 0
+    answer = (work / "results/evaluation/answer.html").read_text()
+    for model in MODELS:
+        assert f"<p>{model}: " in answer, model
+
+
 def test_llm_and_baselines(run):
     work, _ = run
     for task in LLM_TASKS:
@@ -230,7 +286,10 @@ def test_report_has_the_sections(run):
         text = z.read("report/report.html").decode("utf-8", "replace")
     figures = {Path(n).name for n in names if n.endswith(".png")}
     for figure in ("pvi_violin.png", "pair_pvalues.png", "groups.png", "pvi_forest.png",
-                   "sensitivity.png", "stl_mtl.png", "label_distributions.png", "vinfo.png"):
+                   "sensitivity.png", "stl_mtl.png", "label_distributions.png", "vinfo.png",
+                   "gain.png", "pvi_predicts_gain.png"):
         assert figure in figures, figure
-    for section in ("Data", "PVI", "Grouping", "STL vs MTL", "Tables", "Diagnostics"):
+    assert any(n.endswith("answer.html") for n in names), "the answer page is not in the report"
+    for section in ("Data", "PVI", "Grouping", "STL vs MTL", "Tables", "Diagnostics",
+                    "Did the grouping help?"):
         assert section in text, section

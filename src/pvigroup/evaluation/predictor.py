@@ -17,8 +17,8 @@ import pandas as pd
 from pvigroup.errors import PvigroupError
 from pvigroup.evaluation.gain import METRICS
 
-#: Fewest pairs a statistic is computed on: below it a rank correlation of n values has too few
-#: distinct permutations (4 pairs: 24, so no p-value below 1/24 ≈ 0.04 two-sided) to mean much.
+#: Fewest pairs a statistic is computed on: below it a rank correlation has too few distinct
+#: pairings to mean much (4 pairs: 24, so no two-sided p-value below 2/24 = 1/12).
 MIN_PAIRS = 5
 #: Random permutations of the permutation test when n! exceeds it (else every permutation).
 N_PERMUTATIONS = 9999
