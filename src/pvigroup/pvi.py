@@ -22,6 +22,7 @@ import pandas as pd
 from pvigroup import __version__
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_json, read_meta, read_parquet, write_json, write_parquet
+from pvigroup.metrics import macro_f1  # the one macro-F1 (scikit-learn's convention)
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +83,6 @@ def collapse_check(log2_gprime: np.ndarray, labels: np.ndarray, train_labels: np
     finite = math.isfinite(p_loss)
     return {"gprime_log_loss": g_loss, "prior_log_loss": p_loss if finite else None,
             "collapsed": bool(finite and g_loss >= p_loss)}
-
-
-def macro_f1(gold: np.ndarray, pred: np.ndarray, n_labels: int) -> float:
-    """Macro-averaged F1 over the labels present in gold or pred (sklearn's convention)."""
-    gold = np.asarray(gold)
-    pred = np.asarray(pred)
-    scores = []
-    for c in range(n_labels):
-        tp = np.sum((gold == c) & (pred == c))
-        fp = np.sum((gold != c) & (pred == c))
-        fn = np.sum((gold == c) & (pred != c))
-        if tp + fp + fn == 0:
-            continue
-        scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else 0.0
 
 
 # --------------------------------------------------------------------------- data

@@ -123,7 +123,7 @@ def surrogate_plan(tasks: Sequence[str], cfg: Mapping[str, Any]) -> list[str]:
 
 # --------------------------------------------------------------------------- training runs
 def _dev_scores(logprobs: np.ndarray, labels: np.ndarray, n_labels: int) -> dict[str, float]:
-    from pvigroup.pvi import macro_f1
+    from pvigroup.metrics import macro_f1
 
     pred = logprobs.argmax(axis=1)
     nll = -logprobs[np.arange(labels.size), labels]

@@ -304,7 +304,7 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
         stream_id,
         warmup_steps,
     )
-    from pvigroup.pvi import macro_f1
+    from pvigroup.metrics import macro_f1
 
     options = options or EngineOptions()
     tasks = list(tasks)

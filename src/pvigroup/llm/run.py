@@ -25,6 +25,7 @@ from pvigroup.llm.prompts import (
     subsample_test,
 )
 from pvigroup.llm.spec import LLMSpec, refuse_private
+from pvigroup.metrics import macro_f1  # the one macro-F1; -1 (unparseable) is a false negative
 from pvigroup.train.aggregate import t_interval
 
 log = logging.getLogger(__name__)
@@ -102,23 +103,6 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Fraction of exact matches (an unparseable prediction, -1, is wrong)."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     return float(np.mean(y_true == y_pred)) if len(y_true) else float("nan")
-
-
-def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, n_labels: int) -> float:
-    """Unweighted mean of per-class F1 over the task's ``n_labels`` classes.
-
-    A class with no gold and no predicted instance scores 0; unparseable predictions (-1) are
-    false negatives of their gold class.
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    f1s = []
-    for c in range(n_labels):
-        tp = int(np.sum((y_true == c) & (y_pred == c)))
-        fp = int(np.sum((y_true != c) & (y_pred == c)))
-        fn = int(np.sum((y_true == c) & (y_pred != c)))
-        denom = 2 * tp + fp + fn
-        f1s.append(2 * tp / denom if denom else 0.0)
-    return float(np.mean(f1s))
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float | None]:
