@@ -1,7 +1,9 @@
 """The OpenAI-compatible backend against a real HTTP server on 127.0.0.1 (chat-completions schema)."""
 
 import json
+import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,12 +19,22 @@ from pvigroup.llm.run import APIBackend, prompt_llm
 from pvigroup.llm.spec import LLMSpec
 
 
+#: Script entries that are not (status, headers, body): a response that declares Content-Length
+#: 94 and closes the connection after 44 bytes, and one that answers after the client's timeout.
+CUT_OFF = "cut off mid-body"
+SLOW = "slower than the timeout"
+CUT_BODY = json.dumps({"choices": [{"index": 0, "message": {"content": "1"}}]}).encode().ljust(94)
+assert len(CUT_BODY) == 94
+
+
 class FakeServer:
-    """Records every request; answers from a queue of (status, headers, body) then a default."""
+    """Records every request; answers from a queue of (status, headers, body), ``CUT_OFF`` or
+    ``SLOW``, then a default."""
 
     def __init__(self):
         self.requests = []
         self.script = []
+        self.slow_s = 1.0
         self.answer = lambda body: "1"
         server = self
 
@@ -33,8 +45,22 @@ class FakeServer:
                 server.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
-                if server.script:
-                    status, headers, payload = server.script.pop(0)
+                entry = server.script.pop(0) if server.script else None
+                if entry == CUT_OFF:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(CUT_BODY)))
+                    self.end_headers()
+                    self.wfile.write(CUT_BODY[:44])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                if entry == SLOW:
+                    time.sleep(server.slow_s)
+                    self.close_connection = True
+                    return
+                if entry is not None:
+                    status, headers, payload = entry
                 else:
                     content = server.answer(body)
                     if "messages" in body:
@@ -259,6 +285,43 @@ def test_retries_run_out_with_exponential_backoff(server, tmp_path, monkeypatch)
         client.complete_one("x")
     assert len(server.requests) == 3
     assert 0.5 <= sleeps[0] <= 0.625 and 1.0 <= sleeps[1] <= 1.25
+
+
+def test_response_cut_off_mid_body_is_retried(server, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PVIGROUP_TEST_KEY", "sk-test")
+    server.script = [CUT_OFF, CUT_OFF]
+    sleeps = []
+    cfg = api_cfg(server, tmp_path, max_retries=2, backoff_s=0.01, max_backoff_s=0.05)
+    client = ChatClient(LLMSpec.from_config("c", cfg), sleep=sleeps.append)
+    with caplog.at_level("WARNING", logger="pvigroup.llm.api"):
+        assert client.complete_one("x") == "1"
+    assert len(server.requests) == 3 and len(sleeps) == 2 and client.stats.retries == 2
+    assert all(s <= 0.05 for s in sleeps)
+    assert "IncompleteRead(44 bytes read, 50 more expected)" in caplog.text
+    assert client.complete_one("x") == "1" and len(server.requests) == 3  # cached
+
+
+def test_cut_off_responses_end_in_the_one_line_error_of_timeouts(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("PVIGROUP_TEST_KEY", "sk-test")
+    cfg = api_cfg(server, tmp_path, max_retries=2, backoff_s=0.01, timeout_s=0.2)
+    server.script = [CUT_OFF] * 3
+    client = ChatClient(LLMSpec.from_config("c", cfg), sleep=lambda s: None)
+    with pytest.raises(PvigroupError) as cut:
+        client.complete_one("x")
+    assert len(server.requests) == 3
+    assert not list((tmp_path / "cache").rglob("*.json"))  # nothing cached
+    server.slow_s = 0.6
+    server.script = [SLOW] * 3
+    with pytest.raises(PvigroupError) as slow:
+        client.complete_one("y")
+    assert len(server.requests) == 6
+    pattern = (r"llm c: http://127\.0\.0\.1:\d+/v1/chat/completions failed 3 times "
+               r"\(last: (?P<why>[^\n]+)\); request [0-9a-f]{12}; raise max_retries or try later")
+    m_cut = re.fullmatch(pattern, str(cut.value))
+    m_slow = re.fullmatch(pattern, str(slow.value))
+    assert m_cut and m_slow, (str(cut.value), str(slow.value))
+    assert m_cut["why"] == "IncompleteRead(44 bytes read, 50 more expected)"
+    assert "timed out" in m_slow["why"]
 
 
 def test_missing_key_names_the_variable(tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -215,7 +216,13 @@ class ChatClient:
                 )
                 why = f"HTTP {err.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-                why = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
+                why = _one_line(f"{type(err).__name__}: {getattr(err, 'reason', err)}")
+            except http.client.HTTPException as err:
+                # a response cut off mid-body (IncompleteRead) or a malformed status line or
+                # header: a transient transport failure, retried like a timeout
+                text = str(err)
+                name = type(err).__name__
+                why = _one_line(text if text.startswith(name) else f"{name}: {text}")
             except json.JSONDecodeError:
                 why = "a response that is not JSON"
             if attempt == self.spec.max_retries:
@@ -255,6 +262,12 @@ class ChatClient:
                 f"{'message.content' if self.spec.endpoint == 'chat' else 'text'}"
             ) from None
         return "" if content is None else str(content)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one line, at most ``limit`` characters (a server may send anything)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _error_detail(err: urllib.error.HTTPError) -> str:
