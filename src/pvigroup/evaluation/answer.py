@@ -32,12 +32,12 @@ def _gain_text(row: pd.Series, p: str) -> str:
 
 def _verdict(row: pd.Series, p: str) -> str:
     if math.isnan(row[f"{p}_gain_ci"]):
-        return "no interval (one group or one seed)"
+        return "have no interval (one group or one seed)"
     if row[f"{p}_gain_lo"] > 0:
         return "helped"
     if row[f"{p}_gain_hi"] < 0:
         return "hurt"
-    return "no gain distinguishable from 0"
+    return "showed no gain distinguishable from 0"
 
 
 def answer_sentence(model: str, methods: pd.DataFrame, predictor: pd.DataFrame) -> str:
