@@ -26,6 +26,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/hub.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/pvi.smk"
 include: "workflow/rules/stats.smk"

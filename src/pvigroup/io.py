@@ -69,6 +69,8 @@ def run_script(func: Callable[..., Any], /, *args: Any, log_path: str | None = N
     real_stderr = sys.stderr
     log_to(log_path)
     limit_threads(getattr(getattr(sys.modules.get("__main__"), "snakemake", None), "threads", None))
+    log.info("hub access: HF_HUB_OFFLINE=%s HF_DATASETS_OFFLINE=%s",
+             os.environ.get("HF_HUB_OFFLINE", "unset"), os.environ.get("HF_DATASETS_OFFLINE", "unset"))
     try:
         return func(*args, **kwargs)
     except PvigroupError as err:

@@ -163,6 +163,17 @@ def test_jobs_went_through_sbatch_with_gpu_requests(slurm_run):
     assert len([p for d in logs.glob("group_stats*") for p in d.rglob("*.log")]) == 1
 
 
+def test_cluster_jobs_read_the_hub_cache_only(slurm_run, local_run):
+    """Jobs on a cluster node run with the hub's offline variables; the local run does not set
+    them (this environment sets HF_HUB_OFFLINE only, never HF_DATASETS_OFFLINE)."""
+    assert "HF_DATASETS_OFFLINE" not in ENV
+    for work, want in ((slurm_run[0], "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1"),
+                       (local_run, "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=unset")):
+        for name in ("data/clean-a/prepare_task.log", f"pvi/{MODEL}/clean-a/finetune_gprime.log"):
+            text = (work / "logs" / name).read_text()
+            assert f"hub access: {want}" in text, (work, name)
+
+
 def test_results_equal_the_local_run(slurm_run, local_run):
     work, _ = slurm_run
     for task in TASKS:

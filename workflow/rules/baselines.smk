@@ -13,6 +13,7 @@ include: "baselines_inputs.smk"
 rule taskemb_embed:
     input:
         unpack(taskemb_input),
+        hub=hub_model_input,
     output:
         embedding="results/baselines/taskemb/{model}/{task}.npy",
         meta="results/baselines/taskemb/{model}/{task}.json",
@@ -53,6 +54,7 @@ rule taskemb_similarity:
 rule surrogate_run:
     input:
         unpack(surrogate_input),
+        hub=hub_model_input,
     output:
         "results/baselines/surrogate/{model}/runs/{subset}.json",
     log:
@@ -104,6 +106,7 @@ rule surrogate_fit:
 rule tag_affinity:
     input:
         unpack(tag_input),
+        hub=hub_model_input,
     output:
         affinity="results/baselines/tag/{model}/affinity.tsv",
         symmetric="results/baselines/tag/{model}/symmetric.tsv",

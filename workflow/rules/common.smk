@@ -1,8 +1,10 @@
 # Validate the config, define the job universe (tasks, models) and thin input
 # functions. Anything with a loop or a branch lives in pvigroup.workflow / pvigroup.config.
+import os
 import sys
 from pathlib import Path
 
+from pvigroup import hub
 from pvigroup import resources as res
 from pvigroup import workflow as wf
 from pvigroup.config import task_hparams, validate_config
@@ -11,6 +13,12 @@ from pvigroup.errors import PvigroupError
 # Jobs import the pvigroup package from this checkout, also inside per-rule conda envs
 # (--software-deployment-method conda), which hold the dependencies but not the package itself.
 wf.export_source_path(Path(workflow.basedir) / "src")
+
+# A job on a cluster node (Slurm runs each job's snakemake in remote mode) reads hub models and
+# datasets from the cache that the local fetch rules filled (hub.smk): compute nodes usually
+# have no internet, and a job must not fail on it after hours in the queue.
+if workflow.remote_exec:
+    hub.offline_environment(os.environ)
 
 
 try:
@@ -94,6 +102,18 @@ def select_groups_input(wildcards):
     if wf.has_group_tests(config, wildcards.model):
         files["triples"] = wf.test_table(config, wildcards.model, "triples")
     return files
+
+
+def hub_model_input(wildcards):
+    """The fetch record of the job's model when it is a hub id (fetched on the login node)."""
+    spec = config["models"][wildcards.model]["pretrained"]
+    return [hub.model_marker(wildcards.model)] if hub.hub_model_id(spec) else []
+
+
+def hub_dataset_input(wildcards):
+    """The fetch record of the task's hub dataset (prepare_task then reads the cache)."""
+    task = config["tasks"][wildcards.task]
+    return [hub.dataset_marker(wildcards.task)] if hub.hub_dataset_source(task) else []
 
 
 def model_pretrained(wildcards):

@@ -50,6 +50,7 @@ rule make_twin_task:
 rule prepare_task:
     input:
         unpack(task_source_files),
+        hub=hub_dataset_input,
     output:
         train="results/data/{task}/train.parquet",
         dev="results/data/{task}/dev.parquet",

@@ -29,9 +29,24 @@ wildcard_constraints:
     llm=wf.one_of(LLMS),
 
 
+# API backends are prompted where snakemake runs (prompt_llm_api, a local rule): cluster nodes
+# usually have no internet. Local backends run as cluster jobs, reading a hub model from the
+# cache that fetch_hub_llm filled on the login node.
+LLMS_API = [n for n, m in config["llm"]["models"].items() if m.get("backend", "local") != "local"]
+LLMS_LOCAL = [n for n in LLMS if n not in LLMS_API]
+
+
+def llm_hub_input(wildcards):
+    spec = config["llm"]["models"][wildcards.llm]
+    if spec.get("backend", "local") == "local" and hub.hub_model_id(spec.get("pretrained")):
+        return [hub.llm_marker(wildcards.llm)]
+    return []
+
+
 localrules:
     llm,
     collect_llm,
+    prompt_llm_api,
 
 
 EXTRA_TARGETS.append(llm_mod.targets_function(config))
@@ -47,6 +62,7 @@ rule prompt_llm:
         train="results/data/{task}/train.parquet",
         test="results/data/{task}/test.parquet",
         info="results/data/{task}/task.json",
+        hub=llm_hub_input,
     output:
         predictions="results/llm/{llm}/{task}/predictions.parquet",
         metrics="results/llm/{llm}/{task}/metrics.json",
@@ -65,8 +81,15 @@ rule prompt_llm:
         llm=lookup(dpath="llm/models/{llm}", within=config),
         options=LLM_OPTIONS,
         task=lookup(dpath="{task}", within=LLM_TASK_FLAGS),
+    wildcard_constraints:
+        llm=wf.one_of(LLMS_LOCAL),
     script:
         "../scripts/prompt_llm.py"
+
+
+use rule prompt_llm as prompt_llm_api with:
+    wildcard_constraints:
+        llm=wf.one_of(LLMS_API),
 
 
 rule collect_llm:

@@ -7,6 +7,7 @@ rule finetune_gprime:
         train="results/data/{task}/train.parquet",
         dev="results/data/{task}/dev.parquet",
         info="results/data/{task}/task.json",
+        hub=hub_model_input,
     output:
         # kept when TaskEmb reads it: a temporary g' would be deleted after the PVI stage
         # (`snakemake groups`) and retrained - and the PVI rerun - by a later full run

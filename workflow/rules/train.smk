@@ -21,6 +21,7 @@ rule train_stl:
         dev="results/data/{task}/dev.parquet",
         test="results/data/{task}/test.parquet",
         info="results/data/{task}/task.json",
+        hub=hub_model_input,
     output:
         metrics="results/train/{model}/stl/{task}/seed{seed}/metrics.json",
         predictions="results/train/{model}/stl/{task}/seed{seed}/predictions.parquet",
@@ -46,6 +47,7 @@ rule train_stl:
 rule train_mtl:
     input:
         unpack(mtl_data),
+        hub=hub_model_input,
     output:
         metrics="results/train/{model}/mtl/{group}/seed{seed}/metrics.json",
         predictions="results/train/{model}/mtl/{group}/seed{seed}/predictions.parquet",
