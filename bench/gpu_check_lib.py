@@ -8,7 +8,6 @@ the time budget keeps its finished parts).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import statistics
@@ -109,11 +108,9 @@ class Ctx:
 
 # ---------------------------------------------------------------------------- helpers
 def free_memory() -> None:
-    import torch
+    from pvigroup.engine.memory import free_cuda_cache
 
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    free_cuda_cache()
 
 
 def sync() -> None:

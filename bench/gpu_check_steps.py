@@ -130,16 +130,19 @@ def step_readout(ctx: Ctx) -> dict:
 
 
 def step_ref_step(ctx: Ctx) -> dict:
-    """Seconds per optimizer step of the resources reference batch (32 x 128 tokens), compiled."""
-    s, vocab = ctx.size, words(ctx)
-    df = fixed_length(vocab, s["batch"] * s["ref_batches"], s["max_length"])
+    """Seconds per optimizer step of the resources reference batch (32 x 128 tokens): the
+    measurement ``snakemake calibrate`` makes for a user's model
+    (:func:`pvigroup.calibration.measure.measure_bucket`), here for each size class."""
+    from pvigroup.calibration.measure import measure_bucket
+
+    s = ctx.size
+    plan = {"batch_size": s["batch"], "lr": s["lr"], "warmup_steps": 2,
+            "steps": s["ref_batches"], "readout_rows": 64}
     for arch in ("large", "base", "small"):
 
         def one(arch=arch):
-            r = run_engine(ctx, arch_dir(ctx, arch), df, ["a", "b"], _params(ctx, epochs=2),
-                           ctx.work / f"ref-{arch}")  # fmt: skip
-            shutil.rmtree(ctx.work / f"ref-{arch}", ignore_errors=True)
-            r["step_seconds"] = s["batch"] / r["steady_samples_per_s"]
+            r = measure_bucket(arch_dir(ctx, arch), s["max_length"], plan, ctx.options(),
+                               ctx.work / f"ref-{arch}")
             r["batch_tokens"] = [s["batch"], s["max_length"]]
             return r
 

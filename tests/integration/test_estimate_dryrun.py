@@ -77,9 +77,9 @@ def test_estimate_job_counts_equal_the_dry_run(which, tmp_path):
             # MTL of groups chosen after a checkpoint: a dry run cannot list them yet
             assert rule == "train_mtl" and rule not in dry and ours[rule] > 0, (rule, ours, dry)
     if which == "paper":
-        # the paper config trains only its named manual groups (Tables 3-6): known before any
-        # statistics, so the MTL count is exact and equals the dry run's
-        assert exact["train_mtl"] and dry["train_mtl"] == ours["train_mtl"] > 0
+        # the paper config trains its 36 named manual groups (Tables 3-6, 15-16), known before
+        # any statistics, and the baselines' groups (Tables 11-14), known after theirs: a bound
+        assert not exact["train_mtl"] and ours["train_mtl"] >= 5 * 36
     if which == "train-disabled":
         assert "train_stl" not in dry and "train_stl" not in ours and "train_mtl" not in ours
     if which.startswith("minimal"):

@@ -40,9 +40,10 @@ WORDS = ("study", "patients", "results", "cells", "effect", "increase", "treatme
 def plan(config: Mapping[str, Any], model: str) -> dict[str, Any]:
     """What ``calibrate`` measures for ``model``: buckets, batch size, steps, read-out rows.
 
-    The buckets are the engine's (``engine.buckets``) up to the longest ``max_length`` any job
-    of the config trains with (``pvi.train``, task overrides, ``train.grid``); the batch size
-    the largest of ``pvi.train.batch_size`` and ``train.batch_size``.
+    The buckets are every padded length a job can see: the engine's (``engine.buckets``) as
+    each ``max_length`` the config trains with caps them (``pvi.train``, task overrides, and
+    ``train.grid`` unless ``train.enabled`` is false); the batch size the largest of ``pvi.train.batch_size`` and
+    ``train.batch_size`` (the latter only with the training stage on).
     """
     from pvigroup.engine.schedule import effective_buckets
 
@@ -55,15 +56,17 @@ def plan(config: Mapping[str, Any], model: str) -> dict[str, Any]:
         over = (task or {}).get("overrides") or {}
         if "max_length" in over:
             lengths.append(int(over["max_length"]))
-    grid_lengths = (train.get("grid") or {}).get("max_length") or []
+    training = train.get("enabled", True)
+    grid_lengths = (train.get("grid") or {}).get("max_length") or [] if training else []
     grid_lengths = grid_lengths if isinstance(grid_lengths, list) else [grid_lengths]
     lengths += [int(v) for v in grid_lengths]
-    batch = max(int(pvi_train.get("batch_size", 32)), int(train.get("batch_size") or 0))
+    batch = max(int(pvi_train.get("batch_size", 32)),
+                int(train.get("batch_size") or 0) if training else 0)
     settings = {**DEFAULTS, **(config.get("calibrate") or {})}
-    engine = config.get("engine") or {}
+    buckets = (config.get("engine") or {}).get("buckets", (32, 64, 128, 256, 512))
     return {
-        "buckets": list(effective_buckets(engine.get("buckets", (32, 64, 128, 256, 512)),
-                                          max(lengths))),
+        # every padded length a job can see: each job's max_length caps the buckets at itself
+        "buckets": sorted({b for n in lengths for b in effective_buckets(buckets, n)}),
         "batch_size": batch,
         "lr": float(pvi_train.get("lr", 2e-5)),
         "steps": int(settings["steps"]),

@@ -255,11 +255,11 @@ def estimate(config: Mapping[str, Any], *, device: str = "gpu",
         cost = res.model_cost(model, spec, settings)
         cost, source = calibrated_cost(cost, model, config, gpu=gpu, workdir=workdir)
         step = cost.gpu_step_seconds if gpu else cost.cpu_step_seconds
-        kind = "measured" if source.startswith("measured") else "default"
-        if source.startswith("default"):
-            source = f"{res.size_class(spec['pretrained'])} size class: {source}"
+        # "measured on ...", "default of the size class (...)" or "resources.models... in the config"
+        source = source.replace("default of the size class",
+                                f"default of the {res.size_class(spec['pretrained'])} size class")
         assumptions.append(f"model {model}: {step:.4g} s per step of 32 x 128 tokens on "
-                           f"{device}, {kind} ({source})")
+                           f"{device}, {source}")
         profiles = {}
         for task in tasks:
             lengths, how = token_lengths(task, spec["pretrained"], data_dir)
