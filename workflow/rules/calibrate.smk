@@ -14,6 +14,8 @@ rule calibrate:
 
 
 rule calibrate_model:
+    input:
+        hub=hub_model_input,
     output:
         "results/calibration/{model}.json",
     params:
