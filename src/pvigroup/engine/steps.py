@@ -149,17 +149,26 @@ class Stepper:
                     total += loss
                     rows_done += n
                 return total, rows_done
-            except Exception as err:  # noqa: BLE001 - decided below; re-raised unless handled
+            except Exception as err:  # re-raised unless _recover handles it
                 self.optimizer.zero_grad(set_to_none=True)
-                if is_out_of_memory(err):
-                    self.micro.halve(err, f"batch {indices[0] + 1} of {n_batches}",
-                                     "use a shorter max_length, a smaller model or a card with "
-                                     "more memory")
-                    continue
-                if self._may_fall_back(err):
-                    self._go_eager(f"{type(err).__name__}: {_first_line(err)}")
-                    continue
-                raise
+                if not self._recover(err, f"batch {indices[0] + 1} of {n_batches}"):
+                    raise
+
+    def _recover(self, err: BaseException, at: str) -> bool:
+        """After a failed attempt at a window: whether to run it again, and how.
+
+        Out of memory: the micro-batch is halved (an error at micro-batch 1). A compile error on
+        a shape's first compiled step under ``compile: auto``: the run goes eager. Anything else
+        is not handled (``False``).
+        """
+        if is_out_of_memory(err):
+            self.micro.halve(err, at, "use a shorter max_length, a smaller model or a card with "
+                                      "more memory")
+            return True
+        if self._may_fall_back(err):
+            self._go_eager(f"{type(err).__name__}: {_first_line(err)}")
+            return True
+        return False
 
     def _batch(self, planned: tuple[int, np.ndarray], i: int, n_batches: int):
         t, rows = planned
