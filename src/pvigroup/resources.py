@@ -91,7 +91,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 #: Resources of the CPU rules that run on the cluster: (mem_mb, runtime minutes) at attempt 1.
-#: Rules listed in ``localrules`` (collect_tests, select_groups, tables, ...) need none.
+#: Rules listed in ``localrules`` (select_groups, manual_groups, tables, ...) need none.
 CPU_RULES: dict[str, tuple[int, int]] = {
     "fetch_demo_corpus": (2000, 30),
     "make_twin_task": (2000, 10),

@@ -32,7 +32,7 @@ STATE = Path(os.environ.get("PVIGROUP_SLURM_STATE", "/tmp/pvigroup-slurm"))
 TASKS = ("clean-a", "clean-b", "noisy")
 MODEL = "minilm"
 GPU_RULES = {"finetune_gprime", "finetune_null", "compute_pvi"}
-LOCAL_RULES = {"collect_tests", "select_groups", "manual_groups", "groups"}
+LOCAL_RULES = {"select_groups", "manual_groups", "groups"}
 HARD_LIMIT_S = 1800
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]

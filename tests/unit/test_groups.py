@@ -8,7 +8,7 @@ import pytest
 
 from pvigroup import groups
 from pvigroup.errors import PvigroupError
-from pvigroup.groups._tests import check_tests
+from pvigroup.groups.checks import check_tests
 from pvigroup.io import read_tsv, write_tsv
 
 
@@ -393,9 +393,9 @@ def test_named_manual_groups(tmp_path):
 
 
 def test_checks_in_chunks_name_the_table_row(monkeypatch):
-    from pvigroup.groups import _tests
+    from pvigroup.groups import checks
 
-    monkeypatch.setattr(_tests, "CHUNK", 2)
+    monkeypatch.setattr(checks, "CHUNK", 2)
     t = table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5), ("e,f", 1.0, 0.5), ("g,h", 1.0, 0.5))
     assert len(groups.select_groups(t, select="accepted")[0]) == 4
     t.loc[3, "group"] = "g__i"
@@ -419,12 +419,12 @@ def test_tsv_with_a_bad_number_names_the_file(tmp_path):
 
 
 def test_duplicate_check_with_codes_too_wide_for_one_key():
-    from pvigroup.groups import _tests
+    from pvigroup.groups import checks
 
     book = {"a": 0, "b": 1, "c": 2}
     wide = np.array([[0, 1, 2], [0, 1, 2]], dtype=np.int32)  # as if codes did not fit
-    assert _tests._first_duplicate({3: [wide]}, book) == "a__b__c"
-    keyed = _tests._row_keys(np.array([[0, 1, 2]], dtype=np.int32))
-    assert keyed.ndim == 1 and _tests._unkey(keyed, 3).tolist() == [[0, 1, 2]]
-    assert _tests._first_duplicate({3: [keyed, wide[:1]]}, book) == "a__b__c"
-    assert _tests._first_duplicate({3: [keyed]}, book) is None
+    assert checks._first_duplicate({3: [wide]}, book) == "a__b__c"
+    keyed = checks._row_keys(np.array([[0, 1, 2]], dtype=np.int32))
+    assert keyed.ndim == 1 and checks._unkey(keyed, 3).tolist() == [[0, 1, 2]]
+    assert checks._first_duplicate({3: [keyed, wide[:1]]}, book) == "a__b__c"
+    assert checks._first_duplicate({3: [keyed]}, book) is None

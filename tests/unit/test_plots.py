@@ -70,8 +70,6 @@ def _opens(path: Path) -> bool:
 
 def _workflow_stats(tmp_path: Path) -> dict[str, Path]:
     """pairs.tsv (with bootstrap and TOST columns) and sensitivity.tsv from small PVI files."""
-    import itertools
-
     import numpy as np
 
     from pvigroup import stats
@@ -84,13 +82,8 @@ def _workflow_stats(tmp_path: Path) -> dict[str, Path]:
                            "pvi": rng.normal(mu, 1.0, n)})
         files[task] = tmp_path / "pvi" / f"{task}.parquet"
         write_parquet(df, files[task], {"task": task})
-    jsons = []
-    for a, b in itertools.combinations(sorted(files), 2):
-        out = tmp_path / "pairs" / f"{a}__{b}.json"
-        stats.run_test([files[a], files[b]], out, method="student", model="m", tost_margin=0.25,
-                       bootstrap_resamples=200, bootstrap_seed=1)
-        jsons.append(out)
-    stats.collect_tests(jsons, tmp_path / "pairs.tsv")
+    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv", method="student",
+                         model="m", tost_margin=0.25, bootstrap_resamples=200, bootstrap_seed=1)
     stats.run_sensitivity(list(files.values()), tmp_path / "sens.tsv", tmp_path / "sum.tsv",
                           sizes=[20, 60], model="m")
     return {"pairs": tmp_path / "pairs.tsv", "sensitivity": tmp_path / "sens.tsv"}

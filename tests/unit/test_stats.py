@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -291,112 +290,95 @@ def _pvi(tmp_path, task, values):
     return path
 
 
-def test_run_test_pair_json(tmp_path):
+def test_pair_table_row(tmp_path):
     files = [_pvi(tmp_path, "rte", B), _pvi(tmp_path, "boolq", A)]
-    out = tmp_path / "stats" / "pairs" / "boolq__rte.json"
-    d = stats.run_test(files, out, method="welch", seed=1, model="minilm", tost_margin=0.25)
-    on_disk = json.loads(out.read_text())
-    assert on_disk == json.loads(json.dumps(d))
-    assert d["tasks"] == ["boolq", "rte"] and d["group"] == "boolq__rte"
-    assert d["model"] == "minilm" and d["test"] == "welch"
-    assert d["statistic"] == pytest.approx(sps.ttest_ind(A, B, equal_var=False).statistic)
-    assert set(d["effect"]) >= {"mean_diff", "mean_diff_ci", "hedges_g"}
-    assert d["tost"]["pvalue"] == pytest.approx(ttost_ind(A, B, -0.25, 0.25)[0])
-    assert set(d["provenance"]["inputs"]) == {"boolq", "rte"}
+    out = tmp_path / "stats" / "pairs.tsv"
+    tab = stats.run_pair_tests(files, out, method="welch", seed=1, model="minilm",
+                               tost_margin=0.25)
+    row = tab.iloc[0]
+    assert row["tasks"] == "boolq,rte" and row["group"] == "boolq__rte"
+    assert row["model"] == "minilm" and row["test"] == "welch"
+    assert row["statistic"] == pytest.approx(sps.ttest_ind(A, B, equal_var=False).statistic)
+    ref = stats.pair_test(A, B, names=("boolq", "rte"), method="welch")
+    assert row["mean_diff"] == pytest.approx(ref.effect["mean_diff"])
+    assert row["hedges_g"] == pytest.approx(ref.effect["hedges_g"])
+    assert row["tost_pvalue"] == pytest.approx(ttost_ind(A, B, -0.25, 0.25, usevar="pooled")[0])
+    assert row["tost_margin"] == 0.25 and row["tost_variance"] == "pooled"
 
 
-def test_run_test_errors_name_the_file(tmp_path):
+def test_table_errors_name_the_file(tmp_path):
     good = _pvi(tmp_path, "cb", A)
     bad = _pvi(tmp_path, "copa", [0.1, np.nan, 0.3])
     with pytest.raises(PvigroupError, match=r"copa\.parquet.*NaN"):
-        stats.run_test([good, bad], tmp_path / "x.json", method="student", model="m")
+        stats.run_pair_tests([good, bad], tmp_path / "x.tsv", method="student", model="m")
     flat1, flat2 = _pvi(tmp_path, "s1", [1.0, 1.0]), _pvi(tmp_path, "s2", [0.5, 0.5])
     with pytest.raises(PvigroupError, match=r"s1\.parquet, .*s2\.parquet: .*zero variance"):
-        stats.run_test([flat1, flat2], tmp_path / "y.json", method="student", model="m")
+        stats.run_pair_tests([flat1, flat2], tmp_path / "y.tsv", method="paired", model="m")
     with pytest.raises(ValueError, match="anova"):
-        stats.run_test([good, flat1, flat2], tmp_path / "z.json", method="student", model="m")
+        stats.run_group_tests([good, flat1, flat2], tmp_path / "z.tsv", method="student",
+                              model="m")
 
 
-def test_collect_tests_with_correction(tmp_path):
+def test_tables_with_correction_and_tost(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
-    jsons = []
-    for pair in (("b", "c"), ("a", "b"), ("a", "c")):
-        out = tmp_path / "pairs" / f"{'__'.join(pair)}.json"
-        stats.run_test([files[t] for t in pair], out, method="student", model="m")
-        jsons.append(out)
-    tab = stats.collect_tests(jsons, tmp_path / "pairs.tsv", correction="holm")
+    tab = stats.run_pair_tests(list(files.values())[::-1], tmp_path / "pairs.tsv",
+                               method="student", model="m", correction="holm")
     assert list(tab["group"]) == ["a__b", "a__c", "b__c"]
-    assert list(tab.columns) == [*stats.TEST_COLUMNS, "pvalue_adj"]
+    width = len(stats.TEST_COLUMNS) + 1
+    assert list(tab.columns)[:width] == [*stats.TEST_COLUMNS, "pvalue_adj"]
     assert np.allclose(tab["pvalue_adj"], multipletests(tab["pvalue"], method="holm")[1])
     back = read_tsv(tmp_path / "pairs.tsv")
     assert list(back.columns) == list(tab.columns)
     assert np.allclose(back["statistic"], tab["statistic"], rtol=1e-5)
 
-    tri = tmp_path / "triples" / "a__b__c.json"
-    stats.run_test(list(files.values()), tri, method="anova", model="m", tost_margin=0.3)
-    t3 = stats.collect_tests([tri], tmp_path / "triples.tsv")
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
+                          model="m", tost_margin=0.3)
+    t3 = read_tsv(tmp_path / "triples.tsv")
     assert t3.loc[0, "df"] == 2 and t3.loc[0, "df2"] == A.size + B.size + C.size - 3
     assert t3.loc[0, "tost_margin"] == 0.3 and "pvalue_adj" not in t3.columns
-    empty = stats.collect_tests([], tmp_path / "none.tsv", correction="bonferroni")
-    assert empty.empty
-    assert (tmp_path / "none.tsv").read_text().startswith("group\ttasks\tsize")
-    with pytest.raises(PvigroupError, match="TOST block"):
-        stats.collect_tests([jsons[0], tri], tmp_path / "mixed.tsv")
     with pytest.raises(ValueError, match="fdr_bh"):
-        stats.collect_tests(jsons, tmp_path / "p.tsv", correction="fdr")
+        stats.run_pair_tests(list(files.values()), tmp_path / "p.tsv", method="student",
+                             model="m", correction="fdr")
 
 
 # ------------------------------------------------------------------- workflow-level outputs
-def test_run_test_pair_bootstrap_is_seeded_per_pair(tmp_path):
+def test_pair_bootstrap_is_seeded_per_pair(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
 
-    def pair(out, *, boot_seed=7, method="student", tasks=("a", "b")):
-        return stats.run_test([files[t] for t in tasks], tmp_path / out, method=method,
-                              model="m", bootstrap_resamples=400, bootstrap_seed=boot_seed)
+    def ab(out, *, boot_seed=7, method="student", tasks=("a", "b"), resamples=400):
+        tab = stats.run_pair_tests([files[t] for t in tasks], tmp_path / out, method=method,
+                                   model="m", bootstrap_resamples=resamples,
+                                   bootstrap_seed=boot_seed)
+        return tab.set_index("group").loc["a__b"]
 
-    first = pair("ab1.json")
-    ci = first["effect"]["mean_diff_boot_ci"]
+    first = ab("ab1.tsv")
+    ci = [first["mean_diff_boot_lo"], first["mean_diff_boot_hi"]]
     stream = stats.pair_bootstrap_seed(7, "a__b")
     ref = stats.bootstrap_diff_ci(A, B, 400, stream)
     assert ci == [ref.low, ref.high]
-    assert first["options"]["bootstrap"] == {"resamples": 400, "seed": 7, "stream_seed": stream,
-                                             "level": 0.95, "method": "percentile"}
-    lo, hi = first["effect"]["mean_diff_ci"]
+    assert first["boot_resamples"] == 400 and first["boot_seed"] == stream
+    lo, hi = first["mean_diff_lo"], first["mean_diff_hi"]
     assert ci[0] == pytest.approx(lo, abs=0.15) and ci[1] == pytest.approx(hi, abs=0.15)
     # another task's pairs do not move this pair's interval; the base seed does
-    pair("ac.json", tasks=("a", "c"))
-    pair("bc.json", tasks=("b", "c"))
-    assert pair("ab2.json")["effect"] == first["effect"]
-    assert pair("ab3.json", boot_seed=8)["effect"]["mean_diff_boot_ci"] != ci
+    with_c = ab("abc.tsv", tasks=("a", "b", "c"))
+    assert [with_c["mean_diff_boot_lo"], with_c["mean_diff_boot_hi"]] == ci
+    assert ab("ab3.tsv", boot_seed=8)["mean_diff_boot_lo"] != ci[0]
     assert stats.pair_bootstrap_seed(7, "a__c") != stream
     # paired: the interval is of the subsamples the test used, around the same difference
-    paired = pair("abp.json", method="paired")
-    plo, phi = paired["effect"]["mean_diff_boot_ci"]
-    assert plo < paired["effect"]["mean_diff"] < phi
+    paired = ab("abp.tsv", method="paired")
+    assert paired["mean_diff_boot_lo"] < paired["mean_diff"] < paired["mean_diff_boot_hi"]
     # no resamples: no interval
-    none = stats.run_test([files["a"], files["b"]], tmp_path / "ab0.json", method="student",
-                          model="m")
-    assert "mean_diff_boot_ci" not in none["effect"] and "bootstrap" not in none["options"]
+    none = ab("ab0.tsv", resamples=0)
+    assert math.isnan(none["mean_diff_boot_lo"]) and none["boot_resamples"] == 0
 
 
-def test_collect_tests_bootstrap_columns(tmp_path):
+def test_bootstrap_columns(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
-    ab = tmp_path / "pairs" / "a__b.json"
-    d = stats.run_test([files["a"], files["b"]], ab, method="welch", model="m",
-                       bootstrap_resamples=300, bootstrap_seed=3)
-    ac = tmp_path / "pairs" / "a__c.json"
-    stats.run_test([files["a"], files["c"]], ac, method="welch", model="m")
-    tab = stats.collect_tests([ab, ac], tmp_path / "pairs.tsv")
     i = list(stats.TEST_COLUMNS).index("mean_diff_hi")
     assert list(stats.TEST_COLUMNS)[i + 1 : i + 3] == ["mean_diff_boot_lo", "mean_diff_boot_hi"]
-    assert tab.loc[0, "mean_diff_boot_lo"] == d["effect"]["mean_diff_boot_ci"][0]
-    assert tab.loc[0, "mean_diff_boot_hi"] == d["effect"]["mean_diff_boot_ci"][1]
-    assert math.isnan(tab.loc[1, "mean_diff_boot_lo"])  # tested without resamples
-    tri = tmp_path / "triples" / "a__b__c.json"
-    out = stats.run_test(list(files.values()), tri, method="anova", model="m",
-                         bootstrap_resamples=300, bootstrap_seed=3)
-    assert "mean_diff_boot_ci" not in out["effect"]
-    t3 = stats.collect_tests([tri], tmp_path / "triples.tsv")
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
+                          model="m")
+    t3 = read_tsv(tmp_path / "triples.tsv")
     assert t3[["mean_diff_boot_lo", "mean_diff_boot_hi"]].isna().all(axis=None)
 
 

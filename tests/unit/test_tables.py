@@ -48,6 +48,14 @@ def test_provenance_lists_models_and_seeds(config):
                              "train.seeds": [42, 52, 62, 72, 82]}
 
 
+def test_every_table_has_a_registered_kind():
+    assert list(tb.SPECS) == list(range(1, 18))
+    for n, spec in tb.SPECS.items():
+        assert spec.number == n and tb.KINDS[spec.kind].name == spec.kind
+    with pytest.raises(ValueError, match="unknown table kind 'nope'"):
+        tb.build_table(1, {}, {"kind": "nope"}, {})
+
+
 def test_plan_follows_configured_stages(config):
     plans = {p.number: p for p in tb.plan_tables(config, "R")}
     assert plans[13].skip and "surrogate" in plans[13].skip
@@ -319,9 +327,7 @@ def test_comparison_inputs(config):
 
 
 def _tests_with_effects(tmp_path):
-    """pairs.tsv / triples.tsv in the collect_tests layout, written by the stats functions."""
-    import itertools
-
+    """pairs.tsv / triples.tsv written by the workflow's test jobs."""
     import numpy as np
 
     from pvigroup import stats
@@ -333,14 +339,10 @@ def _tests_with_effects(tmp_path):
         files[task] = tmp_path / "pvi" / f"{task}.parquet"
         write_parquet(pd.DataFrame({"id": [f"{task}:{i}" for i in range(80)], "task": task,
                                     "pvi": rng.normal(mu, 1.0, 80)}), files[task])
-    pairs = []
-    for a, b in itertools.combinations(sorted(files), 2):
-        pairs.append(tmp_path / f"{a}__{b}.json")
-        stats.run_test([files[a], files[b]], pairs[-1], method="student", model="m",
-                       bootstrap_resamples=100)
-    stats.run_test(list(files.values()), tmp_path / "tri.json", method="anova", model="m")
-    stats.collect_tests(pairs, tmp_path / "pairs.tsv")
-    stats.collect_tests([tmp_path / "tri.json"], tmp_path / "triples.tsv")
+    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv", method="student",
+                         model="m", bootstrap_resamples=100)
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
+                          model="m")
     return tmp_path / "pairs.tsv", tmp_path / "triples.tsv"
 
 

@@ -1,11 +1,11 @@
-"""Reading and checking a tests table (``pairs``/``triples``, TSV or parquet), vectorised.
+"""Checking a tests table (``pairs``/``triples``) for the grouping, vectorised.
 
 A checked table is a compact frame with one row per tested group: ``group`` (the id), ``size``,
 ``test``, ``statistic``, ``_p`` (the decision p-value: ``pvalue_adj`` when present, else
 ``pvalue``), ``_stat`` (|statistic|) and, for TOST, ``_tost``; ``attrs["n_tests"]`` counts every
-row read. Files are read in batches of :data:`CHUNK` rows; every check runs on whole columns of
-a batch (pyarrow compute / numpy) and a Python loop runs only over rows that already failed a
-vectorised check. A ``keep`` mask drops the rows no selection mode can use (e.g. rejected
+row read. Files are read (:func:`pvigroup.stats.read_test_batches`) in batches of :data:`CHUNK`
+rows; every check runs on whole columns of a batch (pyarrow compute / numpy) and a Python loop
+runs only over rows that already failed a vectorised check. A ``keep`` mask drops the rows no selection mode can use (e.g. rejected
 triples for a pairs-only control) before they are held, so tens of millions of rows fit in a
 few hundred MB beyond the group ids.
 """
@@ -13,15 +13,12 @@ few hundred MB beyond the group ids.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from pvigroup.errors import PvigroupError
 from pvigroup.workflow import NAME_RE, SEP, group_id
@@ -35,46 +32,6 @@ CHUNK = 1_000_000  # rows checked at a time: bounds the memory of the split task
 _STRINGS = ("group", "tasks", "test")
 
 Keep = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-
-
-def read_tests(path: str | Path) -> tuple[list[str], Iterator[pa.RecordBatch]]:
-    """The column names and the batches of the columns grouping needs, from ``.tsv`` or
-    ``.parquet``.
-
-    Raises
-    ------
-    PvigroupError
-        The file is missing or its suffix is neither ``.tsv`` nor ``.parquet``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise PvigroupError(f"{path}: file not found")
-    wanted = set(REQUIRED) | set(OPTIONAL)
-    if path.suffix == ".parquet":
-        pf = pq.ParquetFile(path)
-        names = [c for c in pf.schema_arrow.names if c in wanted]
-        return names, pf.iter_batches(batch_size=CHUNK, columns=names)
-    if path.suffix == ".tsv":
-        with path.open() as fh:
-            header = [h.strip('"') for h in fh.readline().rstrip("\r\n").split("\t")]
-        names = [c for c in header if c in wanted]
-        if not header or header == [""]:
-            return [], iter(())
-        types = {c: pa.string() if c in _STRINGS else pa.float64() for c in names}
-        options = {"read_options": pacsv.ReadOptions(block_size=1 << 26),
-                   "parse_options": pacsv.ParseOptions(delimiter="\t"),
-                   "convert_options": pacsv.ConvertOptions(
-                       include_columns=names, column_types=types, null_values=[""],
-                       strings_can_be_null=False, quoted_strings_can_be_null=False)}
-        return names, _csv_batches(path, options)
-    raise PvigroupError(f"{path}: a tests table must end in .tsv or .parquet")
-
-
-def _csv_batches(path: Path, options: dict) -> Iterator[pa.RecordBatch]:
-    try:
-        yield from pacsv.open_csv(path, **options)
-    except pa.ArrowInvalid as exc:
-        raise PvigroupError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
 def frame_batches(tests: pd.DataFrame) -> tuple[list[str], list[pa.RecordBatch]]:

@@ -21,8 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pvigroup.errors import PvigroupError
-from pvigroup.groups._tests import check_batches, check_tests, read_tests
+from pvigroup.groups import checks
+from pvigroup.groups.checks import OPTIONAL, REQUIRED, check_batches, check_tests
 from pvigroup.io import write_tsv
+from pvigroup.stats.runner import read_test_batches
 from pvigroup.workflow import SEP
 
 log = logging.getLogger(__name__)
@@ -308,7 +310,7 @@ def write_groups(
 
     frames, total = [], 0
     for p in paths:
-        names, batches = read_tests(p)
+        names, batches = read_test_batches(p, (*REQUIRED, *OPTIONAL), checks.CHUNK)
         if test == "tost" and "tost_pvalue" not in names:
             batches = list(batches)
             if any(b.num_rows for b in batches):

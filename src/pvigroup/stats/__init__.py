@@ -5,18 +5,18 @@ Two layers, as in ``statsmodels.stats.oneway``: pure functions on arrays (``pair
 ``vinfo_summary``) that return explicit result objects or frames, and file-level functions for
 the workflow: ``run_pair_tests`` and ``run_group_tests`` (``runner``, ``group_runner``) test every
 pair / every group of a model in one process, vectorised where the test allows, and write
-``pairs.tsv`` / ``triples.tsv`` (``triples.parquet`` for very many groups); ``run_vinfo`` writes
-``vinfo.tsv``, ``run_sensitivity`` ``sensitivity.tsv`` and ``sensitivity_summary.tsv``. The
-single-test API (``run_test`` writes one test JSON, ``collect_tests`` collects such JSONs into a
-table) stays for ad-hoc use. Options are strings; an unknown option raises ``ValueError`` listing
-the valid ones. Problems in the data (too few values, NaN or infinite PVI, zero variance where a
-statistic is undefined) raise :class:`pvigroup.errors.PvigroupError` naming the sample or file.
+``pairs.tsv`` / ``triples.tsv`` (``triples.parquet`` for very many groups), which
+``read_test_table`` (whole) and ``read_test_batches`` (in batches) read back; ``run_vinfo``
+writes ``vinfo.tsv``, ``run_sensitivity`` ``sensitivity.tsv`` and ``sensitivity_summary.tsv``.
+Options are strings; an unknown option raises ``ValueError`` listing the valid ones. Problems in the data (too few values, NaN or
+infinite PVI, zero variance where a statistic is undefined) raise
+:class:`pvigroup.errors.PvigroupError` naming the sample or file.
 
-Modules: ``tests`` (pair and group tests), ``effects`` (effect sizes), ``equivalence`` (TOST),
-``bootstrap`` (bootstrap CIs, V-information, seed variability), ``vectorised`` (tests of many
-groups at once from per-task summaries), ``sensitivity``, ``files`` (single-test files, vinfo) and
-``runner`` / ``group_runner`` (the workflow's pair and group test jobs). See
-``docs/statistics.md``.
+Modules: ``significance`` (pair and group tests), ``effects`` (effect sizes), ``equivalence``
+(TOST), ``bootstrap`` (bootstrap CIs, V-information, seed variability), ``vectorised`` (tests of
+many groups at once from per-task summaries), ``sensitivity``, ``files`` (reading PVI files,
+vinfo) and ``runner`` / ``group_runner`` (the workflow's pair and group test jobs, and the
+reader of their tables). See ``docs/statistics.md``.
 """
 
 from pvigroup.stats._base import (
@@ -41,15 +41,9 @@ from pvigroup.stats.equivalence import tost, tost_group
 from pvigroup.stats.files import (
     _aligned_by_id as _aligned_by_id,
 )
-from pvigroup.stats.files import (
-    collect_tests,
-    pair_bootstrap_seed,
-    read_pvi,
-    run_test,
-    run_vinfo,
-)
+from pvigroup.stats.files import pair_bootstrap_seed, read_pvi, run_vinfo
 from pvigroup.stats.group_runner import run_group_tests
-from pvigroup.stats.runner import read_test_table, run_pair_tests
+from pvigroup.stats.runner import read_test_batches, read_test_table, run_pair_tests
 from pvigroup.stats.sensitivity import (
     SENSITIVITY_COLUMNS,
     SUMMARY_COLUMNS,
@@ -58,7 +52,7 @@ from pvigroup.stats.sensitivity import (
     sensitivity_sizes,
     sensitivity_summary,
 )
-from pvigroup.stats.tests import group_test, pair_test, paired_subsample
+from pvigroup.stats.significance import group_test, pair_test, paired_subsample
 
 __all__ = [
     "CORRECTIONS",
@@ -75,7 +69,6 @@ __all__ = [
     "anova_effect_sizes",
     "bootstrap_diff_ci",
     "bootstrap_mean_ci",
-    "collect_tests",
     "group_test",
     "hedges_g",
     "mean_diff_ci",
@@ -83,11 +76,11 @@ __all__ = [
     "pair_test",
     "paired_subsample",
     "read_pvi",
+    "read_test_batches",
     "read_test_table",
     "run_group_tests",
     "run_pair_tests",
     "run_sensitivity",
-    "run_test",
     "run_vinfo",
     "seed_variability",
     "sensitivity",

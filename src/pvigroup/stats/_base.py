@@ -19,8 +19,8 @@ GROUP_METHODS = ("anova", "alexander-govern", "kruskal")
 TOST_VARIANCES = ("pooled", "unequal")
 CORRECTIONS = ("none", "bonferroni", "holm", "sidak", "fdr_bh", "fdr_by")
 
-#: Columns of ``pairs.tsv`` / ``triples.tsv`` (TOST and ``pvalue_adj`` columns are appended when
-#: present, see :func:`collect_tests`).
+#: Columns of ``pairs.tsv`` / ``triples.tsv`` (the TOST columns and ``pvalue_adj`` follow when
+#: used, then the per-task columns; see :mod:`pvigroup.stats.runner`).
 TEST_COLUMNS = (
     "group",
     "tasks",
@@ -83,8 +83,6 @@ class TestResult:
         The options that produced the result (subsample size and seed, margin, ...).
     """
 
-    __test__ = False  # not a pytest test class despite its name
-
     tasks: tuple[str, ...]
     test: str
     statistic: float
@@ -102,7 +100,7 @@ class TestResult:
         return group_id(self.tasks)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON layout of ``docs/architecture.md`` (without ``model``, added by ``run_test``)."""
+        """The result as plain JSON types (tuples as lists)."""
         df = list(self.df) if isinstance(self.df, tuple) else self.df
         return {
             "tasks": list(self.tasks),

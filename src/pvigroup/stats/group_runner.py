@@ -33,7 +33,7 @@ from pvigroup.stats.runner import (
     _sorted,
     _where,
 )
-from pvigroup.stats.tests import group_test
+from pvigroup.stats.significance import group_test
 from pvigroup.workflow import EXHAUSTIVE_MAX
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def run_group_tests(
     return len(table)
 
 
-def test_frame(
+def in_memory_tests(
     samples: Mapping[str, np.ndarray],
     *,
     method: str = "student",
@@ -265,4 +265,4 @@ def _write_chunk(writer, tab: pa.Table, out):
     return writer
 
 
-__all__ = ["group_candidates", "run_group_tests", "test_frame"]
+__all__ = ["group_candidates", "in_memory_tests", "run_group_tests"]

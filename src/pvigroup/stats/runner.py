@@ -2,9 +2,11 @@
 
 :func:`run_pair_tests` writes ``results/stats/{model}/pairs.tsv``;
 :func:`pvigroup.stats.group_runner.run_group_tests` writes ``triples.tsv`` (or ``triples.parquet`` past :data:`pvigroup.workflow.GROUP_TSV_MAX`
-groups). Each reads the model's PVI files once. The columns are those of :func:`collect_tests`
-(the same numbers as one :func:`run_test` per group), then each task's ``n_i, mean_i, sd_i``
-and, for pairs, ``subsample`` (paired test) and ``boot_resamples`` / ``boot_seed`` (the
+groups). Each reads the model's PVI files once. The columns are
+:data:`pvigroup.stats.TEST_COLUMNS` (the numbers of one :func:`pvigroup.stats.pair_test` /
+:func:`pvigroup.stats.group_test` per group), ``tost_pvalue, tost_margin, tost_variance`` with a
+TOST margin, ``pvalue_adj`` with a correction, then each task's ``n_i, mean_i, sd_i`` and, for
+pairs, ``subsample`` (paired test) and ``boot_resamples`` / ``boot_seed`` (the
 bootstrap CI's settings). Same inputs, same bytes: rows sorted by size and group id, floats
 written with a fixed format, random streams seeded per pair.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from statsmodels.stats.multitest import multipletests
 
 from pvigroup.errors import PvigroupError
@@ -35,17 +39,68 @@ from pvigroup.stats._base import (
     _check_choice,
 )
 from pvigroup.stats.files import _load_pvi, _pair_bootstrap, pair_bootstrap_seed
-from pvigroup.stats.tests import pair_test
+from pvigroup.stats.significance import pair_test
 from pvigroup.workflow import group_id
 
 log = logging.getLogger(__name__)
 
 
 
+#: Text columns of a tests table (the others are numbers).
+STRING_COLUMNS = ("group", "tasks", "model", "test", "tost_variance")
+
+
 def read_test_table(path: str | Path) -> pd.DataFrame:
-    """A ``pairs.tsv`` / ``triples.tsv`` / ``triples.parquet`` table."""
+    """A ``pairs.tsv`` / ``triples.tsv`` / ``triples.parquet`` table, whole.
+
+    :func:`read_test_batches` reads the same files in batches of chosen columns (the grouping,
+    whose tables may hold tens of millions of rows).
+    """
     path = Path(path)
     return read_parquet(path) if path.suffix == ".parquet" else read_tsv(path)
+
+
+def read_test_batches(path: str | Path, columns: Iterable[str],
+                      batch_size: int = 1_000_000) -> tuple[list[str], Iterator[pa.RecordBatch]]:
+    """The names of the ``columns`` the table has (in its order) and their record batches.
+
+    Text columns (:data:`STRING_COLUMNS`) are strings, the others float64 (empty cells null).
+
+    Raises
+    ------
+    PvigroupError
+        The file is missing, its suffix is neither ``.tsv`` nor ``.parquet``, or a TSV cell does
+        not parse (raised while the batches are read).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PvigroupError(f"{path}: file not found")
+    wanted = set(columns)
+    if path.suffix == ".parquet":
+        pf = pq.ParquetFile(path)
+        names = [c for c in pf.schema_arrow.names if c in wanted]
+        return names, pf.iter_batches(batch_size=batch_size, columns=names)
+    if path.suffix == ".tsv":
+        with path.open() as fh:
+            header = [h.strip('"') for h in fh.readline().rstrip("\r\n").split("\t")]
+        names = [c for c in header if c in wanted]
+        if not header or header == [""]:
+            return [], iter(())
+        types = {c: pa.string() if c in STRING_COLUMNS else pa.float64() for c in names}
+        options = {"read_options": pacsv.ReadOptions(block_size=1 << 26),
+                   "parse_options": pacsv.ParseOptions(delimiter="\t"),
+                   "convert_options": pacsv.ConvertOptions(
+                       include_columns=names, column_types=types, null_values=[""],
+                       strings_can_be_null=False, quoted_strings_can_be_null=False)}
+        return names, _csv_batches(path, options)
+    raise PvigroupError(f"{path}: a tests table must end in .tsv or .parquet")
+
+
+def _csv_batches(path: Path, options: dict) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from pacsv.open_csv(path, **options)
+    except pa.ArrowInvalid as exc:
+        raise PvigroupError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
 def _check_common(correction: str, test: str, tost_margin: float | None,
@@ -97,7 +152,7 @@ def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
 def _frame(names, idx, cols: dict[str, Any], *, model: str, test: str, size_width: int,
            s: vec.Summaries, tost: tuple[float, str] | None,
            arrow: bool = False) -> pd.DataFrame | pa.Table:
-    """The table rows of one chunk, in the column order of :func:`collect_tests` (a pyarrow
+    """The table rows of one chunk, in the column order of the module docstring (a pyarrow
     table with ``arrow``, which keeps the id strings out of Python objects)."""
     rows = len(idx)
     group, tasks = _ids(names, idx)
@@ -181,7 +236,10 @@ def run_pair_tests(
         table).
     out_tsv : path
     method, seed, tost_margin, tost_variance, bootstrap_resamples, bootstrap_seed :
-        As in :func:`run_test` (``student``/``welch`` vectorised, ``paired`` one test per pair).
+        The pair test (:func:`pvigroup.stats.pair_test`; ``student``/``welch`` vectorised,
+        ``paired`` one test per pair), the seed of the ``paired`` subsample, the TOST margin
+        (None: no TOST columns) and variance, the resamples of each pair's percentile bootstrap
+        CI (0: none) and its base seed (:func:`pair_bootstrap_seed`).
     bootstrap_max_pairs : int or None
         The percentile bootstrap CI of each pair's difference (``stats.bootstrap``) is computed
         for every pair when the model has at most this many pairs (None: always); past it only
@@ -245,4 +303,4 @@ def run_pair_tests(
     return table
 
 
-__all__ = ["read_test_table", "run_pair_tests"]
+__all__ = ["STRING_COLUMNS", "read_test_batches", "read_test_table", "run_pair_tests"]

@@ -21,7 +21,7 @@ from pvigroup.stats._base import (
     _stable_seed,
 )
 from pvigroup.stats.files import _load_pvi
-from pvigroup.stats.group_runner import test_frame
+from pvigroup.stats.group_runner import in_memory_tests
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def sensitivity(
     For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
     without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
     2 to ``max_group_size`` tasks is tested as the workflow tests them
-    (:func:`pvigroup.stats.group_runner.test_frame`: pairs with ``method``, larger groups with
+    (:func:`pvigroup.stats.group_runner.in_memory_tests`: pairs with ``method``, larger groups with
     ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
     the same acceptance rule, tie-break and size priority as the workflow.
 
@@ -131,7 +131,7 @@ def sensitivity(
     ValueError
         Unknown option, fewer than 2 tasks, or ``test="tost"`` without a margin.
     """
-    from pvigroup.groups import select_groups  # the grouping imports nothing of stats
+    from pvigroup.groups import select_groups  # here, not at the top: the grouping imports stats
 
     _check_choice(method, PAIR_METHODS, "pair test method")
     _check_choice(group_method, GROUP_METHODS, "group test method")
@@ -156,10 +156,10 @@ def sensitivity(
             ]
             for t in tasks
         }
-        tests = test_frame(sub, method=method, group_method=group_method, seed=seed,
-                           max_group_size=max_group_size,
-                           tost_margin=tost_margin if test == "tost" else None,
-                           tost_variance=tost_variance, test=test, alpha=alpha)
+        tests = in_memory_tests(sub, method=method, group_method=group_method, seed=seed,
+                                max_group_size=max_group_size,
+                                tost_margin=tost_margin if test == "tost" else None,
+                                tost_variance=tost_variance, test=test, alpha=alpha)
         tests.insert(0, "n_per_task", m)
         if correction != "none":
             tests["pvalue_adj"] = np.nan
