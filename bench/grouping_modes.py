@@ -50,14 +50,15 @@ def label(gid: str) -> str:
 def similar_rows() -> list[str]:
     modes = [("accepted (any tie_break, size_priority)", {"select": "accepted"})] + [
         (f"cover, size_priority {s}, tie_break {r}",
-         {"select": "cover", "size_priority": s, "rule": r})
+         {"select": "cover", "size_priority": s, "tie_break": r})
         for s in groups.SIZE_PRIORITIES for r in groups.RULES]
     out = [("| mode | Table 3 groups selected (of 7) | others | Table 4 groups selected (of 6) "
            "| others | Table 3-4 groups missed |"), "|---|---|---|---|---|---|"]
     for name, opts in modes:
         cells, missed = [], []
         for number, model in SIMILAR.items():
-            sim = set(groups.select_groups(published(model), **opts)[0]["group"])
+            similar, _ = groups.select_groups(published(model), groups.StatsSettings(**opts))
+            sim = set(similar["group"])
             paper = paper_groups(number)
             cells += [str(len(sim & set(paper))), str(len(sim - set(paper)))]
             missed += [label(g) for g in paper if g not in sim]
@@ -95,7 +96,7 @@ def partner_witness(number: int) -> int:
                       "statistic": 5.0, "pvalue": p})
     rows.append(pd.DataFrame(extra))
     tests = pd.concat(rows, ignore_index=True)
-    dis = set(groups.select_groups(tests, control="partner")[1]["group"])
+    dis = set(groups.select_groups(tests, groups.StatsSettings(control="partner"))[1]["group"])
     return len(dis & set(table))
 
 

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pvigroup.groups import write_groups
+from pvigroup.groups import StatsSettings, write_groups
 
 
 def combos(n: int, k: int) -> np.ndarray:
@@ -76,7 +76,8 @@ def time_one(folder: Path, kind: str, mode: str) -> None:
     """One write_groups run (in its own process, so its peak memory is its own)."""
     t0, c0 = time.perf_counter(), time.process_time()
     sim, dis = write_groups(folder / f"pairs.{kind}", folder / f"triples.{kind}",
-                            folder / "similar.tsv", folder / "dissimilar.tsv", **MODES[mode])
+                            folder / "similar.tsv", folder / "dissimilar.tsv",
+                            StatsSettings(**MODES[mode]))
     peak = peak_gib()
     print(f"| {kind} | {mode} | {time.perf_counter() - t0:.1f} | {time.process_time() - c0:.1f} "
           f"| {peak:.2f} | {len(sim)} | {len(dis)} |", flush=True)

@@ -1,7 +1,8 @@
 """Config checks the JSON schema cannot express, and per-job slices of the validated config.
 
 Rules pass only the slice a job needs (one task's entry, one model's entry, the training
-hyper-parameters of that task) so that adding a task does not change any other job's params
+hyper-parameters of that task, the statistics settings a test or grouping job reads) so that
+adding a task, or changing an option a job does not read, does not change that job's params
 (params are a rerun trigger).
 """
 
@@ -12,8 +13,9 @@ import importlib
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pvigroup.errors import PvigroupError
 from pvigroup.workflow import NAME_RE, NAME_RULE
@@ -277,3 +279,137 @@ def update_config_readme(readme: str | Path = "config/README.md",
     if new != text:
         readme.write_text(new)
     return new != text
+
+
+# --------------------------------------------------------------------------- statistics
+@dataclass(frozen=True)
+class StatsSettings:
+    """The statistics and grouping options (the ``stats:`` and ``grouping:`` sections).
+
+    Built once by :meth:`from_config`; the test jobs (:func:`pvigroup.stats.run_pair_tests`,
+    :func:`pvigroup.stats.run_group_tests`), the sensitivity analysis
+    (:func:`pvigroup.stats.sensitivity`) and the grouping (:func:`pvigroup.groups.select_groups`,
+    :func:`pvigroup.groups.write_groups`) take it whole. The defaults are those of the functions
+    called from Python (the disjoint covers, no bootstrap); the workflow's come from the config
+    schema. Each function checks the options it uses (``ValueError`` naming the valid ones).
+
+    Attributes
+    ----------
+    alpha
+        ``stats.alpha``: significance level of the grouping (p > alpha accepts a group).
+    pair_test, group_test
+        ``stats.pair_test`` (``student``, ``welch``, ``paired``) and ``stats.group_test``
+        (``anova``, ``alexander-govern``, ``kruskal``).
+    seed
+        ``stats.seed``: the ``paired`` test's subsample and the sensitivity subsamples.
+    max_group_size
+        ``stats.max_group_size``: the largest group tested.
+    correction
+        ``stats.correction``: multiple-comparison correction over each table (``pvalue_adj``).
+    bootstrap_resamples, bootstrap_seed, bootstrap_max_pairs
+        ``stats.bootstrap``: resamples of each pair's percentile CI (0: none), the base seed,
+        and the number of pairs up to which every pair gets one (None: always; past it only
+        the accepted pairs).
+    sensitivity_sizes
+        ``stats.sensitivity_sizes``: common per-task sizes of the sensitivity analysis.
+    test
+        ``grouping.test``: ``significance`` (p > alpha) or ``tost`` (TOST p < alpha).
+    tost_margin, tost_variance
+        The equivalence margin in bits (None: no TOST columns; :meth:`from_config` sets it only
+        under ``test: tost``) and ``pooled`` / ``unequal``.
+    tie_break, size_priority
+        ``grouping.tie_break`` (``paper``: larger |statistic| first, ``closest``: smaller) and
+        ``grouping.size_priority`` (``larger``, ``smaller``, ``pvalue``) of the ``cover`` order.
+    select, control
+        ``grouping.select`` (``accepted``, ``cover``) and ``grouping.control`` (``partner``,
+        ``cover``).
+    dissimilar_sizes, max_dissimilar, max_groups
+        Sizes eligible for ``control: cover`` (None: every size), and the caps on dissimilar and
+        similar groups (None: no cap).
+    """
+
+    alpha: float = 0.01
+    pair_test: str = "student"
+    group_test: str = "anova"
+    seed: int = 42
+    max_group_size: int = 3
+    correction: str = "none"
+    bootstrap_resamples: int = 0
+    bootstrap_seed: int = 42
+    bootstrap_max_pairs: int | None = None
+    sensitivity_sizes: tuple[int, ...] = ()
+    test: str = "significance"
+    tost_margin: float | None = None
+    tost_variance: str = "pooled"
+    tie_break: str = "paper"
+    size_priority: str = "larger"
+    select: str = "cover"
+    control: str = "cover"
+    dissimilar_sizes: tuple[int, ...] | None = None
+    max_dissimilar: int | None = None
+    max_groups: int | None = None
+
+    #: The options each job reads: its ``params`` (:meth:`as_params`), so that changing another
+    #: option does not rerun it.
+    JOBS: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "pair_tests": ("alpha", "pair_test", "seed", "correction", "bootstrap_resamples",
+                       "bootstrap_seed", "bootstrap_max_pairs", "test", "tost_margin",
+                       "tost_variance"),
+        "group_tests": ("alpha", "group_test", "max_group_size", "correction", "test",
+                        "tost_margin", "tost_variance"),
+        "sensitivity": ("alpha", "pair_test", "group_test", "seed", "max_group_size",
+                        "correction", "sensitivity_sizes", "test", "tost_margin",
+                        "tost_variance", "tie_break", "size_priority"),
+        "select_groups": ("alpha", "test", "tie_break", "size_priority", "select", "control",
+                          "dissimilar_sizes", "max_dissimilar", "max_groups"),
+    }
+
+    def __post_init__(self) -> None:
+        for name in ("sensitivity_sizes", "dissimilar_sizes"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> StatsSettings:
+        """The settings of a validated config (the schema has filled every default)."""
+        stats, grouping = config["stats"], config["grouping"]
+        boot = stats["bootstrap"]
+        return cls(
+            alpha=stats["alpha"], pair_test=stats["pair_test"], group_test=stats["group_test"],
+            seed=stats["seed"], max_group_size=stats["max_group_size"],
+            correction=stats["correction"], bootstrap_resamples=boot["resamples"],
+            bootstrap_seed=boot["seed"], bootstrap_max_pairs=boot["max_pairs"],
+            sensitivity_sizes=stats["sensitivity_sizes"], test=grouping["test"],
+            # equivalence tests run only when the grouping uses them
+            tost_margin=grouping["tost_margin"] if grouping["test"] == "tost" else None,
+            tost_variance=grouping["tost_variance"], tie_break=grouping["tie_break"],
+            size_priority=grouping["size_priority"], select=grouping["select"],
+            control=grouping["control"], dissimilar_sizes=grouping["dissimilar_sizes"],
+            max_dissimilar=grouping["max_dissimilar"], max_groups=grouping["max_groups"],
+        )
+
+    def as_params(self, job: str) -> dict[str, Any]:
+        """The options ``job`` reads (:data:`JOBS`) as a dict of plain values (tuples as lists),
+        in a fixed order: a rule's ``params`` (Snakemake compares their ``repr``; it does not
+        track a dataclass). :meth:`from_params` rebuilds the settings in the job's script."""
+        if job not in self.JOBS:
+            raise ValueError(f"unknown job {job!r}; valid: {', '.join(self.JOBS)}")
+        return {name: _plain(getattr(self, name)) for name in self.JOBS[job]}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> StatsSettings:
+        """The settings from :meth:`as_params` (options the job does not read keep defaults)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown statistics settings {unknown}; valid: {sorted(known)}")
+        return cls(**dict(params))
+
+
+#: The function defaults (what a call without settings uses).
+DEFAULT_STATS = StatsSettings()
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from pvigroup import groups
+from pvigroup.config import StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.groups.checks import check_tests
 from pvigroup.io import read_tsv, write_tsv
@@ -39,9 +40,9 @@ def groups_of(frame):
 def test_task_in_two_pairs_paper_vs_closest():
     # cb is similar to both copa (|t| = 1.328) and cola (|t| = 1.237); paper keeps larger |t|
     t = table(("cb,copa", 1.328, 0.185), ("cb,cola", -1.237, 0.216), ("rte,wic", 5.0, 1e-6))
-    sim, _ = groups.select_groups(t, rule="paper")
+    sim, _ = groups.select_groups(t, StatsSettings(tie_break="paper"))
     assert groups_of(sim) == ["cb__copa"]
-    sim, _ = groups.select_groups(t, rule="closest")
+    sim, _ = groups.select_groups(t, StatsSettings(tie_break="closest"))
     assert groups_of(sim) == ["cb__cola"]
     assert sim.loc[0, "score"] == pytest.approx(1.237)  # |statistic|, the quantity ranked by
 
@@ -58,9 +59,9 @@ def test_paper_table1_pairs_disjoint():
         ("copa,wic", -2.358, 0.019),
         ("cola,copa", -0.072, 0.943),
     )
-    paper, _ = groups.select_groups(t, rule="paper")
+    paper, _ = groups.select_groups(t, StatsSettings(tie_break="paper"))
     assert groups_of(paper) == ["causal__cb", "copa__wic", "boolq__rte"]
-    closest, _ = groups.select_groups(t, rule="closest")
+    closest, _ = groups.select_groups(t, StatsSettings(tie_break="closest"))
     assert groups_of(closest) == ["cola__copa", "advice__causal", "cb__sst2", "boolq__rte"]
     for frame in (paper, closest):
         tasks = [x for ts in frame["tasks"] for x in ts.split(",")]
@@ -72,29 +73,29 @@ def test_triple_vs_pair_conflict():
     t = table(("a,b,c", 0.8, 0.44), ("a,d", 2.5, 0.013), ("b,c", 0.1, 0.9))
     sim, _ = groups.select_groups(t)  # default: larger groups first
     assert groups_of(sim) == ["a__b__c"]
-    sim, _ = groups.select_groups(t, size_priority="smaller")
+    sim, _ = groups.select_groups(t, StatsSettings(size_priority="smaller"))
     assert groups_of(sim) == ["a__d", "b__c"]
     # one p-value scale: paper = smaller p first (a,d), closest = larger p first (b,c, then ...)
-    sim, _ = groups.select_groups(t, size_priority="pvalue", rule="paper")
+    sim, _ = groups.select_groups(t, StatsSettings(size_priority="pvalue", tie_break="paper"))
     assert groups_of(sim) == ["a__d", "b__c"]
     assert sim.loc[0, "score"] == pytest.approx(0.013)
-    sim, _ = groups.select_groups(t, size_priority="pvalue", rule="closest")
+    sim, _ = groups.select_groups(t, StatsSettings(size_priority="pvalue", tie_break="closest"))
     assert groups_of(sim) == ["b__c", "a__d"]
 
 
 def test_exact_ties_broken_by_group_id():
     t = table(("b,c", 2.0, 0.05), ("a,b", -2.0, 0.05), ("c,d", 2.0, 0.05))
     for rule in ("paper", "closest"):
-        sim, _ = groups.select_groups(t, rule=rule)
+        sim, _ = groups.select_groups(t, StatsSettings(tie_break=rule))
         assert groups_of(sim) == ["a__b", "c__d"]
     # order of the input rows does not matter
-    sim, _ = groups.select_groups(t.iloc[::-1], rule="paper")
+    sim, _ = groups.select_groups(t.iloc[::-1], StatsSettings(tie_break="paper"))
     assert groups_of(sim) == ["a__b", "c__d"]
 
 
 def test_p_equal_to_alpha_is_neither_similar_nor_dissimilar():
     t = table(("a,b", 2.6, 0.01), ("c,d", 2.6, 0.0100001), ("e,f", 2.6, 0.0099999))
-    sim, dis = groups.select_groups(t, alpha=0.01)
+    sim, dis = groups.select_groups(t, StatsSettings(alpha=0.01))
     assert groups_of(sim) == ["c__d"]
     assert groups_of(dis) == ["e__f"]
 
@@ -111,17 +112,17 @@ def test_dissimilar_most_different_first_and_disjoint():
     _, dis = groups.select_groups(t)
     # p = 0 ties: larger groups first (size priority), then larger |statistic|
     assert groups_of(dis) == ["a__b__c"]
-    _, dis = groups.select_groups(t, dissimilar_sizes=(2,))
+    _, dis = groups.select_groups(t, StatsSettings(dissimilar_sizes=(2,)))
     assert groups_of(dis) == ["a__c", "b__d"]
     assert list(dis["source"]) == ["pvi-dissimilar"] * 2
     assert list(dis["score"]) == [0.0, 0.0]
     # max_dissimilar keeps the most different ones only; similar groups are unaffected
-    sim_all, _ = groups.select_groups(t, dissimilar_sizes=(2,))
-    sim1, dis1 = groups.select_groups(t, dissimilar_sizes=(2,), max_dissimilar=1)
+    sim_all, _ = groups.select_groups(t, StatsSettings(dissimilar_sizes=(2,)))
+    sim1, dis1 = groups.select_groups(t, StatsSettings(dissimilar_sizes=(2,), max_dissimilar=1))
     assert groups_of(dis1) == ["a__c"] and sim1.equals(sim_all)
-    assert groups.select_groups(t, max_dissimilar=0)[1].empty
+    assert groups.select_groups(t, StatsSettings(max_dissimilar=0))[1].empty
     with pytest.raises(ValueError, match="max_dissimilar"):
-        groups.select_groups(t, max_dissimilar=-1)
+        groups.select_groups(t, StatsSettings(max_dissimilar=-1))
 
 
 def test_tost_acceptance():
@@ -132,13 +133,13 @@ def test_tost_acceptance():
         ("b,c,d", 0.5, 0.6, 0.02),
         tost=True,
     )
-    sim, dis = groups.select_groups(t, test="tost", alpha=0.01)
+    sim, dis = groups.select_groups(t, StatsSettings(test="tost", alpha=0.01))
     # accepted: a,b and c,d (tost p < alpha), not a,c or the triple (one pair not equivalent)
     assert groups_of(sim) == ["c__d", "a__b"]
     assert list(sim["tost_pvalue"]) == [0.005, 0.001]
     assert groups_of(dis) == ["c__d"]  # dissimilar keeps the difference test's meaning
     with pytest.raises(PvigroupError, match="tost_pvalue"):
-        groups.select_groups(t.drop(columns="tost_pvalue"), test="tost")
+        groups.select_groups(t.drop(columns="tost_pvalue"), StatsSettings(test="tost"))
 
 
 def test_corrected_pvalues_are_used_when_present():
@@ -151,9 +152,9 @@ def test_corrected_pvalues_are_used_when_present():
 
 def test_bad_tables_and_options():
     with pytest.raises(ValueError, match="paper, closest"):
-        groups.select_groups(table(("a,b", 1.0, 0.5)), rule="larger")
+        groups.select_groups(table(("a,b", 1.0, 0.5)), StatsSettings(tie_break="larger"))
     with pytest.raises(ValueError, match="larger, smaller, pvalue"):
-        groups.select_groups(table(("a,b", 1.0, 0.5)), size_priority="none")
+        groups.select_groups(table(("a,b", 1.0, 0.5)), StatsSettings(size_priority="none"))
     bad = table(("a,b", 1.0, 0.5))
     bad.loc[0, "group"] = "b__a"
     with pytest.raises(PvigroupError, match="row 0: group 'b__a' does not match"):
@@ -187,9 +188,8 @@ def test_write_groups_round_trip(tmp_path):
     assert list(back.columns) == list(groups.GROUP_COLUMNS)
     assert list(back["group"]) == ["cb__copa"] and back.loc[0, "source"] == "pvi-similar"
     assert list(groups.read_groups(tmp_path / "dissimilar.tsv")["group"]) == ["rte__wic"]
-    groups.write_groups(
-        tmp_path / "pairs.tsv", None, tmp_path / "s2.tsv", tmp_path / "d2.tsv", alpha=0.5
-    )
+    groups.write_groups(tmp_path / "pairs.tsv", None, tmp_path / "s2.tsv", tmp_path / "d2.tsv",
+                        StatsSettings(alpha=0.5))
     assert groups.read_groups(tmp_path / "s2.tsv").empty
     assert (tmp_path / "s2.tsv").read_text() == "\t".join(groups.GROUP_COLUMNS) + "\n"
 
@@ -243,42 +243,43 @@ def test_read_groups_checks(tmp_path):
 def test_accepted_mode_overlaps_and_orders_most_similar_first():
     t = table(("a,b", 1.0, 0.3), ("a,c", 0.1, 0.9), ("b,c", -0.5, 0.6), ("a,b,c", 0.4, 0.7),
               ("c,d", 5.0, 1e-6), ("a,d", 0.2, 0.9), ("e,f", 0.3, 0.95))
-    sim, _ = groups.select_groups(t, select="accepted")
+    sim, _ = groups.select_groups(t, StatsSettings(select="accepted"))
     # largest p first; a p tie (0.9) goes to the larger group, then the group id
     assert groups_of(sim) == ["e__f", "a__c", "a__d", "a__b__c", "b__c", "a__b"]
     assert list(sim["score"]) == list(sim["pvalue"])
-    sim, _ = groups.select_groups(t, select="accepted", max_groups=2)
+    sim, _ = groups.select_groups(t, StatsSettings(select="accepted", max_groups=2))
     assert groups_of(sim) == ["e__f", "a__c"]
-    assert groups.select_groups(t, select="accepted", max_groups=0)[0].empty
+    assert groups.select_groups(t, StatsSettings(select="accepted", max_groups=0))[0].empty
     # the budget in cover mode keeps the most similar of the cover, in cover order
-    cover, _ = groups.select_groups(t, select="cover", size_priority="smaller")
-    capped, _ = groups.select_groups(t, select="cover", size_priority="smaller", max_groups=1)
+    cover, _ = groups.select_groups(t, StatsSettings(select="cover", size_priority="smaller"))
+    capped, _ = groups.select_groups(t,
+                                     StatsSettings(select="cover", size_priority="smaller", max_groups=1))
     assert groups_of(cover) == ["a__b", "e__f"] and groups_of(capped) == ["e__f"]
     with pytest.raises(ValueError, match="max_groups"):
-        groups.select_groups(t, select="accepted", max_groups=-1)
+        groups.select_groups(t, StatsSettings(select="accepted", max_groups=-1))
     with pytest.raises(ValueError, match=r"grouping\.select"):
-        groups.select_groups(t, select="all")
+        groups.select_groups(t, StatsSettings(select="all"))
 
 
 def test_accepted_mode_with_tost_keeps_smallest_tost_p_first():
     t = table(("a,b", 0.2, 0.8, 0.004), ("a,c", 0.1, 0.9, 0.001), ("c,d", 0.3, 0.7, 0.2),
               tost=True)
-    sim, _ = groups.select_groups(t, test="tost", select="accepted")
+    sim, _ = groups.select_groups(t, StatsSettings(test="tost", select="accepted"))
     assert groups_of(sim) == ["a__c", "a__b"] and list(sim["score"]) == [0.001, 0.004]
 
 
 def test_partner_control_each_task_with_its_most_different_partner():
     t = table(("a,b", 9.0, 1e-9), ("a,c", 3.0, 1e-3), ("b,c", 4.0, 1e-4), ("c,d", 2.0, 1e-5),
               ("a,d", 8.0, 1e-9), ("a,b,c", 30.0, 0.0), ("e,f", 0.5, 0.6))
-    _, dis = groups.select_groups(t, control="partner")
+    _, dis = groups.select_groups(t, StatsSettings(control="partner"))
     # a: a,b and a,d tie on p, a,b has the larger |t|; b: a,b; c: c,d; d: a,d (p 1e-9 < 1e-5)
     assert groups_of(dis) == ["a__b", "a__d", "c__d"]
     assert (dis["size"] == 2).all()  # pairs only, whatever the triples say
-    assert groups_of(groups.select_groups(t, control="partner", max_dissimilar=1)[1]) == ["a__b"]
+    assert groups_of(groups.select_groups(t, StatsSettings(control="partner", max_dissimilar=1))[1]) == ["a__b"]
     with pytest.raises(ValueError, match="size 2 only"):
-        groups.select_groups(t, control="partner", dissimilar_sizes=[2, 3])
+        groups.select_groups(t, StatsSettings(control="partner", dissimilar_sizes=[2, 3]))
     # input order does not matter
-    again = groups.select_groups(t.iloc[::-1], control="partner")[1]
+    again = groups.select_groups(t.iloc[::-1], StatsSettings(control="partner"))[1]
     assert groups_of(again) == groups_of(dis)
 
 
@@ -294,7 +295,8 @@ def test_cover_order_equals_the_documented_sort_keys():
     checked = check_tests(t, "significance", "t")
     for rule in groups.RULES:
         for prio in groups.SIZE_PRIORITIES:
-            sim, _ = groups.select_groups(t, rule=rule, size_priority=prio, select="cover")
+            sim, _ = groups.select_groups(t,
+                                          StatsSettings(tie_break=rule, size_priority=prio, select="cover"))
             acc = checked[checked["_p"] > 0.01]
             order = sorted(acc.index, key=lambda i: groups.similar_key(acc.loc[i], rule=rule,
                                                                         size_priority=prio))
@@ -324,7 +326,7 @@ def test_bad_rows_named_in_vectorised_checks():
         groups.select_groups(bad)
     unsorted = t.copy()
     unsorted.loc[0, "tasks"] = "b,a"  # listed out of id order, still the same group
-    assert groups_of(groups.select_groups(unsorted, select="accepted")[0]) == [
+    assert groups_of(groups.select_groups(unsorted, StatsSettings(select="accepted"))[0]) == [
         "a__b", "c__d", "e__f"]
 
 
@@ -334,11 +336,11 @@ def test_write_groups_reads_parquet_and_tsv_alike(tmp_path):
     write_tsv(pairs, tmp_path / "pairs.tsv")
     pairs.to_parquet(tmp_path / "pairs.parquet")
     triples.to_parquet(tmp_path / "triples.parquet")
-    opts = {"select": "accepted", "control": "partner", "dissimilar_sizes": [2]}
+    opts = StatsSettings(select="accepted", control="partner", dissimilar_sizes=[2])
     a = groups.write_groups(tmp_path / "pairs.tsv", tmp_path / "triples.parquet",
-                            tmp_path / "s1.tsv", tmp_path / "d1.tsv", **opts)
+                            tmp_path / "s1.tsv", tmp_path / "d1.tsv", opts)
     b = groups.write_groups(tmp_path / "pairs.parquet", tmp_path / "triples.parquet",
-                            tmp_path / "s2.tsv", tmp_path / "d2.tsv", **opts)
+                            tmp_path / "s2.tsv", tmp_path / "d2.tsv", opts)
     assert (tmp_path / "s1.tsv").read_bytes() == (tmp_path / "s2.tsv").read_bytes()
     assert (tmp_path / "d1.tsv").read_bytes() == (tmp_path / "d2.tsv").read_bytes()
     assert groups_of(a[1]) == ["a__c", "b__c"] and a[0].equals(b[0])
@@ -367,7 +369,8 @@ def test_selection_bound():
     names = [f"t{i}" for i in range(7)]
     rows = [(",".join(c), float(rng.normal()), float(rng.choice([1e-5, 0.5])))
             for k in (2, 3) for c in __import__("itertools").combinations(names, k)]
-    sim, dis = groups.select_groups(table(*rows), select="accepted", control="partner")
+    sim, dis = groups.select_groups(table(*rows),
+                                    StatsSettings(select="accepted", control="partner"))
     bound = groups.selection_bound(7, {})
     assert len(sim) <= bound["similar"] and len(dis) <= bound["dissimilar"]
 
@@ -397,7 +400,7 @@ def test_checks_in_chunks_name_the_table_row(monkeypatch):
 
     monkeypatch.setattr(checks, "CHUNK", 2)
     t = table(("a,b", 1.0, 0.5), ("c,d", 1.0, 0.5), ("e,f", 1.0, 0.5), ("g,h", 1.0, 0.5))
-    assert len(groups.select_groups(t, select="accepted")[0]) == 4
+    assert len(groups.select_groups(t, StatsSettings(select="accepted"))[0]) == 4
     t.loc[3, "group"] = "g__i"
     with pytest.raises(PvigroupError, match="row 3: group 'g__i' does not match"):
         groups.select_groups(t)

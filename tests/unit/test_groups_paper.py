@@ -18,7 +18,7 @@ import yaml
 
 from pvigroup import groups
 from pvigroup import tables as tb
-from pvigroup.config import validate_config
+from pvigroup.config import StatsSettings, validate_config
 from pvigroup.workflow import SEP, group_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ def ids(frame: pd.DataFrame) -> set[str]:
 # ------------------------------------------------------------------------------ similar
 def test_accepted_mode_returns_every_published_group_split_by_model():
     tests = published_tests()
-    sim = {m: groups.select_groups(t, select="accepted")[0] for m, t in tests.items()}
+    sim = {m: groups.select_groups(t, StatsSettings(select="accepted"))[0] for m, t in tests.items()}
     assert {m: (sorted(s["size"].tolist()).count(2), sorted(s["size"].tolist()).count(3))
             for m, s in sim.items()} == {"roberta-large": (8, 1), "bioclinicalbert": (5, 2)}
     published = {group_id(r[0]) for n in (1, 2) for r in PUBLISHED[n]["rows"]}
@@ -80,7 +80,8 @@ def test_accepted_mode_returns_every_published_group_split_by_model():
     p = sim["roberta-large"]["pvalue"].tolist()
     assert p == sorted(p, reverse=True) and sim["roberta-large"].loc[0, "group"] == "cola__copa"
     # the budget keeps the most similar ones
-    top = groups.select_groups(tests["roberta-large"], select="accepted", max_groups=3)[0]
+    top = groups.select_groups(tests["roberta-large"],
+                               StatsSettings(select="accepted", max_groups=3))[0]
     assert top["group"].tolist() == sim["roberta-large"]["group"].tolist()[:3]
 
 
@@ -90,11 +91,11 @@ def test_cover_mode_is_a_disjoint_cover_and_misses_most_of_tables_3_4(rule, size
     tests = published_tests()
     for number in (3, 4):
         model = MODEL_OF_TABLE[number]
-        sim, _ = groups.select_groups(tests[model], select="cover", rule=rule,
-                                      size_priority=size_priority)
+        sim, _ = groups.select_groups(tests[model],
+                                      StatsSettings(select="cover", tie_break=rule, size_priority=size_priority))
         members = [t for g in sim["group"] for t in g.split(SEP)]
         assert len(members) == len(set(members))  # disjoint
-        accepted = groups.select_groups(tests[model], select="accepted")[0]
+        accepted = groups.select_groups(tests[model], StatsSettings(select="accepted"))[0]
         assert ids(sim) <= ids(accepted)
         # maximal: no accepted group is disjoint from everything chosen
         for g in set(accepted["group"]) - ids(sim):
@@ -105,7 +106,7 @@ def test_cover_mode_is_a_disjoint_cover_and_misses_most_of_tables_3_4(rule, size
 
 
 def test_default_cover_leaves_tasks_without_a_group():
-    sim, _ = groups.select_groups(published_tests()["roberta-large"], select="cover")
+    sim, _ = groups.select_groups(published_tests()["roberta-large"], StatsSettings(select="cover"))
     assert sim["group"].tolist() == ["cb__cola__copa", "boolq__rte",
                                      "causal-language__health-advice"]
     grouped = {t for g in sim["group"] for t in g.split(SEP)}
@@ -135,11 +136,11 @@ def test_partner_control_yields_table5_when_health_advice_is_the_outlier():
     p_of = {frozenset((t, "health-advice")): 1e-30 for t in general}
     p_of[frozenset(("causal-language", "boolq"))] = 1e-20
     tests = with_rejected("roberta-large", p_of, 1e-3)
-    sim, dis = groups.select_groups(tests, select="accepted", control="partner")
+    sim, dis = groups.select_groups(tests, StatsSettings(select="accepted", control="partner"))
     assert ids(dis) == {group_id(g) for g in table_groups(5)}
     assert len(dis) == 8 == groups.selection_bound(9, {})["dissimilar"]
     assert not ids(dis) & ids(sim)
-    capped = groups.select_groups(tests, control="partner", max_dissimilar=2)[1]
+    capped = groups.select_groups(tests, StatsSettings(control="partner", max_dissimilar=2))[1]
     assert capped["group"].tolist() == dis["group"].tolist()[:2]
 
 
@@ -154,7 +155,8 @@ def test_partner_control_cannot_yield_table6():
     for _ in range(50):
         p_of = {frozenset(c): float(10.0 ** -rng.uniform(3, 40))
                 for c in itertools.combinations(tasks, 2)}
-        _, dis = groups.select_groups(with_rejected(model, p_of, 1e-3), control="partner")
+        _, dis = groups.select_groups(with_rejected(model, p_of, 1e-3),
+                                      StatsSettings(control="partner"))
         assert len(dis) <= groups.selection_bound(6, {})["dissimilar"] == 5
         assert ids(dis) != table6
         # every task with a rejected pair has its most different partner in the control

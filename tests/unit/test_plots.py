@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from pvigroup import plots
+from pvigroup.config import StatsSettings
 from pvigroup.errors import PvigroupError
 
 FIXTURE = Path(__file__).parents[1] / "data" / "results_fixture"
@@ -82,10 +83,11 @@ def _workflow_stats(tmp_path: Path) -> dict[str, Path]:
                            "pvi": rng.normal(mu, 1.0, n)})
         files[task] = tmp_path / "pvi" / f"{task}.parquet"
         write_parquet(df, files[task], {"task": task})
-    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv", method="student",
-                         model="m", tost_margin=0.25, bootstrap_resamples=200, bootstrap_seed=1)
+    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv",
+                         StatsSettings(pair_test="student", tost_margin=0.25, bootstrap_resamples=200, bootstrap_seed=1),
+                         model="m")
     stats.run_sensitivity(list(files.values()), tmp_path / "sens.tsv", tmp_path / "sum.tsv",
-                          sizes=[20, 60], model="m")
+                          StatsSettings(sensitivity_sizes=[20, 60]), model="m")
     return {"pairs": tmp_path / "pairs.tsv", "sensitivity": tmp_path / "sens.tsv"}
 
 

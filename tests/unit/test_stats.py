@@ -12,6 +12,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.weightstats import ttost_ind
 
 from pvigroup import stats
+from pvigroup.config import StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_tsv, write_parquet
 
@@ -254,7 +255,7 @@ def test_sensitivity_table_and_vanishing_difference():
         "y": rng.normal(0.25, 1, 4000),
         "z": rng.normal(5.0, 1, 3500),
     }
-    tab = stats.sensitivity(pvi, [15, 10_000], alpha=0.01, seed=4)
+    tab = stats.sensitivity(pvi, StatsSettings(sensitivity_sizes=[15, 10_000], alpha=0.01, seed=4))
     assert list(tab.columns) == [
         "n_per_task",
         "group",
@@ -273,7 +274,8 @@ def test_sensitivity_table_and_vanishing_difference():
     assert big.at["x__y", "pvalue"] < 1e-6 and not big.at["x__y", "accepted"]
     assert small.at["x__y", "pvalue"] > 0.01 and small.at["x__y", "selected"]
     assert not small.at["x__z", "accepted"]  # 5 bits apart: different at any size
-    assert tab.equals(stats.sensitivity(pvi, [15, 10_000], alpha=0.01, seed=4))
+    assert tab.equals(stats.sensitivity(pvi,
+                                        StatsSettings(sensitivity_sizes=[15, 10_000], alpha=0.01, seed=4)))
 
 
 # ------------------------------------------------------------------------------------ files
@@ -293,8 +295,9 @@ def _pvi(tmp_path, task, values):
 def test_pair_table_row(tmp_path):
     files = [_pvi(tmp_path, "rte", B), _pvi(tmp_path, "boolq", A)]
     out = tmp_path / "stats" / "pairs.tsv"
-    tab = stats.run_pair_tests(files, out, method="welch", seed=1, model="minilm",
-                               tost_margin=0.25)
+    tab = stats.run_pair_tests(files, out,
+                               StatsSettings(pair_test="welch", seed=1, tost_margin=0.25),
+                               model="minilm")
     row = tab.iloc[0]
     assert row["tasks"] == "boolq,rte" and row["group"] == "boolq__rte"
     assert row["model"] == "minilm" and row["test"] == "welch"
@@ -310,19 +313,21 @@ def test_table_errors_name_the_file(tmp_path):
     good = _pvi(tmp_path, "cb", A)
     bad = _pvi(tmp_path, "copa", [0.1, np.nan, 0.3])
     with pytest.raises(PvigroupError, match=r"copa\.parquet.*NaN"):
-        stats.run_pair_tests([good, bad], tmp_path / "x.tsv", method="student", model="m")
+        stats.run_pair_tests([good, bad], tmp_path / "x.tsv", StatsSettings(pair_test="student"),
+                             model="m")
     flat1, flat2 = _pvi(tmp_path, "s1", [1.0, 1.0]), _pvi(tmp_path, "s2", [0.5, 0.5])
     with pytest.raises(PvigroupError, match=r"s1\.parquet, .*s2\.parquet: .*zero variance"):
-        stats.run_pair_tests([flat1, flat2], tmp_path / "y.tsv", method="paired", model="m")
+        stats.run_pair_tests([flat1, flat2], tmp_path / "y.tsv", StatsSettings(pair_test="paired"),
+                             model="m")
     with pytest.raises(ValueError, match="anova"):
-        stats.run_group_tests([good, flat1, flat2], tmp_path / "z.tsv", method="student",
-                              model="m")
+        stats.run_group_tests([good, flat1, flat2], tmp_path / "z.tsv",
+                              StatsSettings(group_test="student"), model="m")
 
 
 def test_tables_with_correction_and_tost(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
     tab = stats.run_pair_tests(list(files.values())[::-1], tmp_path / "pairs.tsv",
-                               method="student", model="m", correction="holm")
+                               StatsSettings(pair_test="student", correction="holm"), model="m")
     assert list(tab["group"]) == ["a__b", "a__c", "b__c"]
     width = len(stats.TEST_COLUMNS) + 1
     assert list(tab.columns)[:width] == [*stats.TEST_COLUMNS, "pvalue_adj"]
@@ -331,14 +336,14 @@ def test_tables_with_correction_and_tost(tmp_path):
     assert list(back.columns) == list(tab.columns)
     assert np.allclose(back["statistic"], tab["statistic"], rtol=1e-5)
 
-    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
-                          model="m", tost_margin=0.3)
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv",
+                          StatsSettings(group_test="anova", tost_margin=0.3), model="m")
     t3 = read_tsv(tmp_path / "triples.tsv")
     assert t3.loc[0, "df"] == 2 and t3.loc[0, "df2"] == A.size + B.size + C.size - 3
     assert t3.loc[0, "tost_margin"] == 0.3 and "pvalue_adj" not in t3.columns
     with pytest.raises(ValueError, match="fdr_bh"):
-        stats.run_pair_tests(list(files.values()), tmp_path / "p.tsv", method="student",
-                             model="m", correction="fdr")
+        stats.run_pair_tests(list(files.values()), tmp_path / "p.tsv",
+                             StatsSettings(pair_test="student", correction="fdr"), model="m")
 
 
 # ------------------------------------------------------------------- workflow-level outputs
@@ -346,9 +351,9 @@ def test_pair_bootstrap_is_seeded_per_pair(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
 
     def ab(out, *, boot_seed=7, method="student", tasks=("a", "b"), resamples=400):
-        tab = stats.run_pair_tests([files[t] for t in tasks], tmp_path / out, method=method,
-                                   model="m", bootstrap_resamples=resamples,
-                                   bootstrap_seed=boot_seed)
+        tab = stats.run_pair_tests([files[t] for t in tasks], tmp_path / out,
+                                   StatsSettings(pair_test=method, bootstrap_resamples=resamples, bootstrap_seed=boot_seed),
+                                   model="m")
         return tab.set_index("group").loc["a__b"]
 
     first = ab("ab1.tsv")
@@ -376,8 +381,8 @@ def test_bootstrap_columns(tmp_path):
     files = {t: _pvi(tmp_path, t, x) for t, x in {"a": A, "b": B, "c": C}.items()}
     i = list(stats.TEST_COLUMNS).index("mean_diff_hi")
     assert list(stats.TEST_COLUMNS)[i + 1 : i + 3] == ["mean_diff_boot_lo", "mean_diff_boot_hi"]
-    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
-                          model="m")
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv",
+                          StatsSettings(group_test="anova"), model="m")
     t3 = read_tsv(tmp_path / "triples.tsv")
     assert t3[["mean_diff_boot_lo", "mean_diff_boot_hi"]].isna().all(axis=None)
 
@@ -481,12 +486,14 @@ def test_run_sensitivity_table_and_summary(tmp_path):
               "z": rng.normal(3.0, 1, 800)}
     files = [_pvi(tmp_path, t, v) for t, v in values.items()]
     tab = stats.run_sensitivity(files, tmp_path / "sens.tsv", tmp_path / "sum.tsv",
-                                sizes=[20, 5000], alpha=0.01, seed=4, model="m")
+                                StatsSettings(sensitivity_sizes=[20, 5000], alpha=0.01, seed=4),
+                                model="m")
     back = read_tsv(tmp_path / "sens.tsv")
     assert list(back.columns) == ["model", *stats.SENSITIVITY_COLUMNS]
     assert sorted(set(back["n_per_task"])) == [20, 700]
     pd.testing.assert_frame_equal(
-        tab.drop(columns="model"), stats.sensitivity(values, [20, 5000], alpha=0.01, seed=4))
+        tab.drop(columns="model"), stats.sensitivity(values,
+                                                     StatsSettings(sensitivity_sizes=[20, 5000], alpha=0.01, seed=4)))
     summary = read_tsv(tmp_path / "sum.tsv")
     assert list(summary.columns) == ["model", *stats.SUMMARY_COLUMNS]
     big = summary.set_index("n_per_task").loc[700]
@@ -498,15 +505,16 @@ def test_run_sensitivity_table_and_summary(tmp_path):
     assert small["pairs_accepted"] >= 1 and "x__y" in small["selected_groups"].split(";")
     assert bool(big["same_as_largest"]) and not bool(small["same_as_largest"])
     with pytest.raises(PvigroupError, match=r"sens1\.tsv: .*at least 2 tasks"):
-        stats.run_sensitivity(files[:1], tmp_path / "sens1.tsv", tmp_path / "s1.tsv", sizes=[10])
+        stats.run_sensitivity(files[:1], tmp_path / "sens1.tsv", tmp_path / "s1.tsv",
+                              StatsSettings(sensitivity_sizes=[10]))
 
 
 def test_sensitivity_follows_tost_and_correction():
     rng = np.random.default_rng(5)
     pvi = {"p": rng.normal(0.5, 1, 4000), "q": rng.normal(0.52, 1, 4000),
            "r": rng.normal(0.4, 1, 60)}
-    tab = stats.sensitivity(pvi, [50], alpha=0.05, test="tost", tost_margin=0.25,
-                            correction="holm", seed=1)
+    tab = stats.sensitivity(pvi,
+                            StatsSettings(sensitivity_sizes=[50], alpha=0.05, test="tost", tost_margin=0.25, correction="holm", seed=1))
     assert list(tab.columns) == [*stats.SENSITIVITY_COLUMNS, "tost_pvalue", "pvalue_adj"]
     full = tab[tab["n_per_task"] == 60].set_index("group")
     # TOST at n = 60 cannot show equivalence within 0.25 bits (SE of the difference ~0.18)
@@ -517,11 +525,11 @@ def test_sensitivity_follows_tost_and_correction():
         tri = part[part["size"] == 3].iloc[0]
         assert tri["tost_pvalue"] == pairs["tost_pvalue"].max()
         assert (part["accepted"] == (part["tost_pvalue"] < 0.05)).all()
-    big = stats.sensitivity({"p": pvi["p"], "q": pvi["q"]}, [], alpha=0.05, test="tost",
-                            tost_margin=0.25)
+    big = stats.sensitivity({"p": pvi["p"], "q": pvi["q"]},
+                            StatsSettings(sensitivity_sizes=[], alpha=0.05, test="tost", tost_margin=0.25))
     assert big.loc[0, "accepted"] and big.loc[0, "selected"]  # n = 4000: equivalent
     with pytest.raises(ValueError, match="tost_margin"):
-        stats.sensitivity(pvi, [50], test="tost")
+        stats.sensitivity(pvi, StatsSettings(sensitivity_sizes=[50], test="tost"))
 
 
 def test_sensitivity_summary_by_hand():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from statsmodels.stats.multitest import multipletests
 
 from pvigroup import stats
 from pvigroup import workflow as wf
+from pvigroup.config import StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_tsv, write_tsv
 from pvigroup.stats import group_runner
@@ -89,9 +91,9 @@ def test_pair_table_equals_one_test_per_pair(tmp_path, pvi_files, method, correc
     old = _reference(tmp_path, pvi_files, [2], "ref", correction, method=method, seed=5,
                      tost_margin=0.3, bootstrap_resamples=150, bootstrap_seed=9)
     out = tmp_path / "pairs.tsv"
-    table = stats.run_pair_tests(list(pvi_files.values()), out, method=method, model="m", seed=5,
-                                 tost_margin=0.3, bootstrap_resamples=150, bootstrap_seed=9,
-                                 correction=correction)
+    table = stats.run_pair_tests(list(pvi_files.values()), out,
+                                 StatsSettings(pair_test=method, seed=5, tost_margin=0.3, bootstrap_resamples=150, bootstrap_seed=9, correction=correction),
+                                 model="m")
     new = out.read_text().splitlines()
     assert _prefix(new, old) == old  # byte for byte on every column of the reference
     assert list(table["group"]) == sorted(table["group"])
@@ -133,8 +135,9 @@ def test_vectorised_numbers_are_scipys(pvi_files):
 def test_group_table_equals_one_test_per_group(tmp_path, pvi_files, method):
     old = _reference(tmp_path, pvi_files, [3, 4], "tri", "fdr_bh", method=method, tost_margin=0.3)
     out = tmp_path / "triples.tsv"
-    n = stats.run_group_tests(list(pvi_files.values()), out, method=method, model="m",
-                              max_group_size=4, tost_margin=0.3, correction="fdr_bh")
+    n = stats.run_group_tests(list(pvi_files.values()), out,
+                              StatsSettings(group_test=method, max_group_size=4, tost_margin=0.3, correction="fdr_bh"),
+                              model="m")
     new = out.read_text().splitlines()
     assert n == math.comb(5, 3) + math.comb(5, 4) == len(new) - 1
     assert _prefix(new, old) == old
@@ -144,8 +147,9 @@ def test_group_table_equals_one_test_per_group(tmp_path, pvi_files, method):
     monkey.setattr(group_runner, "_CHUNK_ROWS", 3)
     pq = tmp_path / "triples.parquet"
     try:
-        stats.run_group_tests(list(pvi_files.values()), pq, method=method, model="m",
-                              max_group_size=4, tost_margin=0.3, correction="fdr_bh")
+        stats.run_group_tests(list(pvi_files.values()), pq,
+                              StatsSettings(group_test=method, max_group_size=4, tost_margin=0.3, correction="fdr_bh"),
+                              model="m")
     finally:
         monkey.undo()
     a, b = stats.read_test_table(pq), read_tsv(out)
@@ -167,11 +171,13 @@ def test_tables_are_byte_stable(tmp_path, pvi_files):
         blobs = []
         for run in range(2):
             out = tmp_path / f"{tag}{run}"
-            stats.run_pair_tests(inputs, out / "pairs.tsv", method="welch", model="m",
-                                 bootstrap_resamples=50)
-            stats.run_group_tests(inputs, out / "triples.tsv", method="anova", model="m")
-            stats.run_group_tests(inputs, out / "triples.parquet", method="anova", model="m",
-                                  correction="holm")
+            stats.run_pair_tests(inputs, out / "pairs.tsv",
+                                 StatsSettings(pair_test="welch", bootstrap_resamples=50),
+                                 model="m")
+            stats.run_group_tests(inputs, out / "triples.tsv", StatsSettings(group_test="anova"),
+                                  model="m")
+            stats.run_group_tests(inputs, out / "triples.parquet",
+                                  StatsSettings(group_test="anova", correction="holm"), model="m")
             blobs.append([(out / f).read_bytes() for f in ("pairs.tsv", "triples.tsv",
                                                            "triples.parquet")])
         assert blobs[0] == blobs[1]
@@ -180,10 +186,12 @@ def test_tables_are_byte_stable(tmp_path, pvi_files):
 def test_large_groups_are_pruned_to_accepted_subgroups(tmp_path, pvi_files, monkeypatch):
     files = list(pvi_files.values())
     full = tmp_path / "full.tsv"
-    stats.run_group_tests(files, full, method="anova", model="m", max_group_size=5, alpha=0.3)
+    stats.run_group_tests(files, full,
+                          StatsSettings(group_test="anova", max_group_size=5, alpha=0.3), model="m")
     monkeypatch.setattr(group_runner, "EXHAUSTIVE_MAX", 0)  # every size above 3 pruned
     pruned = tmp_path / "pruned.tsv"
-    stats.run_group_tests(files, pruned, method="anova", model="m", max_group_size=5, alpha=0.3)
+    stats.run_group_tests(files, pruned,
+                          StatsSettings(group_test="anova", max_group_size=5, alpha=0.3), model="m")
     a, b = read_tsv(full), read_tsv(pruned)
     accepted = set(a.loc[a["pvalue"] > 0.3, "group"])
     for k in (4, 5):
@@ -205,9 +213,10 @@ def test_apriori_candidates():
 
 def test_bootstrap_past_max_pairs_only_for_accepted_pairs(tmp_path, pvi_files):
     files = list(pvi_files.values())
-    kw = {"method": "student", "model": "m", "bootstrap_resamples": 100, "alpha": 0.2}
-    every = stats.run_pair_tests(files, tmp_path / "all.tsv", **kw)
-    some = stats.run_pair_tests(files, tmp_path / "some.tsv", bootstrap_max_pairs=3, **kw)
+    st = StatsSettings(pair_test="student", bootstrap_resamples=100, alpha=0.2)
+    every = stats.run_pair_tests(files, tmp_path / "all.tsv", st, model="m")
+    some = stats.run_pair_tests(files, tmp_path / "some.tsv",
+                                replace(st, bootstrap_max_pairs=3), model="m")
     acc = some["pvalue"] > 0.2
     assert 0 < acc.sum() < len(some)
     assert some.loc[acc, "mean_diff_boot_lo"].notna().all()
@@ -225,17 +234,22 @@ def test_errors_name_the_file_and_pair(tmp_path, pvi_files):
         pd.DataFrame({"pvi": [1.5] * 4}).to_parquet(path)
         flat.append(path)
     with pytest.raises(PvigroupError, match=r"pairs.tsv: f1 vs f2: both PVI samples have zero"):
-        stats.run_pair_tests(flat[:2], tmp_path / "pairs.tsv", method="student", model="m")
+        stats.run_pair_tests(flat[:2], tmp_path / "pairs.tsv", StatsSettings(pair_test="student"),
+                             model="m")
     with pytest.raises(PvigroupError, match=r"f1.parquet.*f2.parquet.*zero variance"):
-        stats.run_pair_tests(flat[:2], tmp_path / "pairs.tsv", method="paired", model="m")
+        stats.run_pair_tests(flat[:2], tmp_path / "pairs.tsv", StatsSettings(pair_test="paired"),
+                             model="m")
     with pytest.raises(PvigroupError, match=r"triples.tsv: f1 vs f2 vs f3: every PVI sample"):
-        stats.run_group_tests(flat, tmp_path / "triples.tsv", method="anova", model="m")
+        stats.run_group_tests(flat, tmp_path / "triples.tsv", StatsSettings(group_test="anova"),
+                              model="m")
     with pytest.raises(PvigroupError, match="at least 3 tasks"):
-        stats.run_group_tests(flat[:2], tmp_path / "t.tsv", method="anova", model="m")
-    one = stats.run_pair_tests(flat[:1], tmp_path / "one.tsv", method="student", model="m")
+        stats.run_group_tests(flat[:2], tmp_path / "t.tsv", StatsSettings(group_test="anova"),
+                              model="m")
+    one = stats.run_pair_tests(flat[:1], tmp_path / "one.tsv", StatsSettings(pair_test="student"),
+                               model="m")
     assert one.empty and (tmp_path / "one.tsv").read_text().startswith("group\ttasks\tsize")
     with pytest.raises(ValueError, match="unknown pair test method"):
-        stats.run_pair_tests(flat, tmp_path / "p.tsv", method="anova", model="m")
+        stats.run_pair_tests(flat, tmp_path / "p.tsv", StatsSettings(pair_test="anova"), model="m")
 
 
 def test_group_table_name_switches_to_parquet_past_the_tsv_limit(monkeypatch):

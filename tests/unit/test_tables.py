@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from pvigroup import tables as tb
+from pvigroup.config import StatsSettings
 from pvigroup.errors import PvigroupError
 
 FIXTURE = Path(__file__).parents[1] / "data" / "results_fixture"
@@ -339,10 +340,10 @@ def _tests_with_effects(tmp_path):
         files[task] = tmp_path / "pvi" / f"{task}.parquet"
         write_parquet(pd.DataFrame({"id": [f"{task}:{i}" for i in range(80)], "task": task,
                                     "pvi": rng.normal(mu, 1.0, 80)}), files[task])
-    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv", method="student",
-                         model="m", bootstrap_resamples=100)
-    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv", method="anova",
-                          model="m")
+    stats.run_pair_tests(list(files.values()), tmp_path / "pairs.tsv",
+                         StatsSettings(pair_test="student", bootstrap_resamples=100), model="m")
+    stats.run_group_tests(list(files.values()), tmp_path / "triples.tsv",
+                          StatsSettings(group_test="anova"), model="m")
     return tmp_path / "pairs.tsv", tmp_path / "triples.tsv"
 
 

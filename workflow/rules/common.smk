@@ -7,7 +7,7 @@ from pathlib import Path
 from pvigroup import hub
 from pvigroup import resources as res
 from pvigroup import workflow as wf
-from pvigroup.config import task_hparams, validate_config
+from pvigroup.config import StatsSettings, task_hparams, validate_config
 from pvigroup.errors import PvigroupError
 
 # Jobs import the pvigroup package from this checkout, also inside per-rule conda envs
@@ -38,11 +38,12 @@ config.update(_canonical)
 
 TASKS = sorted(config["tasks"])
 MODELS = sorted(config["models"])
-# equivalence tests run only when the grouping uses them (a param change reruns the tests)
 # what a model-training or read-out job asks for: one GPU and 2 cores, or on a CPU-only run
 # (engine.device: cpu) no GPU and 1 core, so such jobs run side by side
 GPU_JOB = res.gpu_job(config)
-TOST_MARGIN = config["grouping"]["tost_margin"] if config["grouping"]["test"] == "tost" else None
+# the statistics and grouping options, built once; each test and grouping job's params are the
+# options it reads (a change elsewhere does not rerun it)
+STATS = StatsSettings.from_config(config)
 
 
 wildcard_constraints:

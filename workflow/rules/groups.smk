@@ -9,15 +9,8 @@ checkpoint select_groups:
         similar="results/groups/{model}/similar.tsv",
         dissimilar="results/groups/{model}/dissimilar.tsv",
     params:
-        alpha=config["stats"]["alpha"],
-        rule=config["grouping"]["tie_break"],
-        test=config["grouping"]["test"],
-        size_priority=config["grouping"]["size_priority"],
-        dissimilar_sizes=config["grouping"]["dissimilar_sizes"],
-        max_dissimilar=config["grouping"]["max_dissimilar"],
-        select=config["grouping"]["select"],
-        control=config["grouping"]["control"],
-        max_groups=config["grouping"]["max_groups"],
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("select_groups"),
     log:
         "logs/groups/{model}/select_groups.log",
     benchmark:

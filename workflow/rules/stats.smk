@@ -13,16 +13,8 @@ rule pair_tests:
     output:
         "results/stats/{model}/pairs.tsv",
     params:
-        method=config["stats"]["pair_test"],
-        seed=config["stats"]["seed"],
-        tost_margin=TOST_MARGIN,
-        tost_variance=config["grouping"]["tost_variance"],
-        bootstrap_resamples=config["stats"]["bootstrap"]["resamples"],
-        bootstrap_seed=config["stats"]["bootstrap"]["seed"],
-        bootstrap_max_pairs=config["stats"]["bootstrap"]["max_pairs"],
-        correction=config["stats"]["correction"],
-        alpha=config["stats"]["alpha"],
-        test=config["grouping"]["test"],
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("pair_tests"),
     log:
         "logs/stats/{model}/pair_tests.log",
     benchmark:
@@ -43,13 +35,8 @@ rule group_tests:
     wildcard_constraints:
         ext="tsv|parquet",
     params:
-        method=config["stats"]["group_test"],
-        max_group_size=config["stats"]["max_group_size"],
-        tost_margin=TOST_MARGIN,
-        tost_variance=config["grouping"]["tost_variance"],
-        correction=config["stats"]["correction"],
-        alpha=config["stats"]["alpha"],
-        test=config["grouping"]["test"],
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("group_tests"),
     log:
         "logs/stats/{model}/group_tests_{ext}.log",
     benchmark:
@@ -67,8 +54,8 @@ rule vinfo:
     output:
         "results/stats/{model}/vinfo.tsv",
     params:
-        resamples=config["stats"]["bootstrap"]["resamples"],
-        seed=config["stats"]["bootstrap"]["seed"],
+        resamples=STATS.bootstrap_resamples,
+        seed=STATS.bootstrap_seed,
         main_seeds=vinfo_main_seeds,
     log:
         "logs/stats/{model}/vinfo.log",
@@ -86,18 +73,8 @@ rule sensitivity:
         table="results/stats/{model}/sensitivity.tsv",
         summary="results/stats/{model}/sensitivity_summary.tsv",
     params:
-        sizes=config["stats"]["sensitivity_sizes"],
-        alpha=config["stats"]["alpha"],
-        method=config["stats"]["pair_test"],
-        group_method=config["stats"]["group_test"],
-        seed=config["stats"]["seed"],
-        max_group_size=config["stats"]["max_group_size"],
-        correction=config["stats"]["correction"],
-        rule=config["grouping"]["tie_break"],
-        size_priority=config["grouping"]["size_priority"],
-        test=config["grouping"]["test"],
-        tost_margin=TOST_MARGIN,
-        tost_variance=config["grouping"]["tost_variance"],
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("sensitivity"),
     log:
         "logs/stats/{model}/sensitivity.log",
     localrule: True

@@ -2,7 +2,7 @@
 
 Similar groups (``select``): ``accepted`` keeps every accepted group (p > alpha, or TOST
 equivalence), overlapping, most similar first; ``cover`` keeps a disjoint cover, greedy over a
-total order (``rule`` x ``size_priority``). Dissimilar groups, the negative control
+total order (``tie_break`` x ``size_priority``). Dissimilar groups, the negative control
 (``control``): ``partner`` pairs each task with its most different partner (smallest p among its
 rejected pairs), overlapping and deduplicated; ``cover`` is the disjoint greedy over rejected
 groups. ``docs/statistics.md`` states each rule and compares them with the paper's Tables 3-6.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pvigroup.config import DEFAULT_STATS, StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.groups import checks
 from pvigroup.groups.checks import OPTIONAL, REQUIRED, check_batches, check_tests
@@ -157,26 +158,26 @@ def _out(rows: pd.DataFrame, source: str, score: str, test: str) -> pd.DataFrame
     return out.reset_index(drop=True)
 
 
-def _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes):
-    _check_choice(rule, RULES, "tie-break rule")
-    _check_choice(test, TESTS, "grouping test")
-    _check_choice(size_priority, SIZE_PRIORITIES, "size priority")
-    _check_choice(select, SELECT_MODES, "selection mode (grouping.select)")
-    _check_choice(control, CONTROL_MODES, "control mode (grouping.control)")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
-    if control == "partner" and dissimilar_sizes is not None and set(dissimilar_sizes) != {2}:
+def _check_options(st: StatsSettings) -> None:
+    _check_choice(st.tie_break, RULES, "tie-break rule")
+    _check_choice(st.test, TESTS, "grouping test")
+    _check_choice(st.size_priority, SIZE_PRIORITIES, "size priority")
+    _check_choice(st.select, SELECT_MODES, "selection mode (grouping.select)")
+    _check_choice(st.control, CONTROL_MODES, "control mode (grouping.control)")
+    if not 0 < st.alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {st.alpha!r}")
+    sizes = st.dissimilar_sizes
+    if st.control == "partner" and sizes is not None and set(sizes) != {2}:
         raise ValueError(
-            f"grouping.dissimilar_sizes {list(dissimilar_sizes)}: control 'partner' pairs each "
+            f"grouping.dissimilar_sizes {list(sizes)}: control 'partner' pairs each "
             "task with one partner (size 2 only); use [2] or control: cover")
 
 
-def select_checked(
-    t: pd.DataFrame, *, alpha: float, rule: str, test: str, size_priority: str,
-    dissimilar_sizes: Iterable[int] | None, max_dissimilar: int | None, select: str,
-    control: str, max_groups: int | None,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def select_checked(t: pd.DataFrame, settings: StatsSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`select_groups` on a frame already checked by ``check_tests`` (no checks)."""
+    alpha, test, size_priority = settings.alpha, settings.test, settings.size_priority
+    select, control, max_groups = settings.select, settings.control, settings.max_groups
+    dissimilar_sizes, max_dissimilar = settings.dissimilar_sizes, settings.max_dissimilar
     score = "_p" if size_priority == "pvalue" else "_stat"
     if t.empty:
         return _out(t, "pvi-similar", score, test), _out(t, "pvi-dissimilar", "_p", test)
@@ -185,7 +186,8 @@ def select_checked(
         similar = _cap(_most_similar(accepted, test), max_groups, "max_groups")
         score = "_tost" if test == "tost" else "_p"
     else:
-        similar = accepted.loc[_greedy(_similar_sorted(accepted, rule, size_priority))]
+        similar = accepted.loc[_greedy(_similar_sorted(accepted, settings.tie_break,
+                                                       size_priority))]
         if max_groups is not None:
             keep = set(_cap(_most_similar(similar, test), max_groups, "max_groups").index)
             similar = similar[similar.index.isin(keep)]
@@ -206,23 +208,15 @@ def select_checked(
 
 def select_groups(
     tests: pd.DataFrame,
+    settings: StatsSettings = DEFAULT_STATS,
     *,
-    alpha: float = 0.01,
-    rule: str = "paper",
-    test: str = "significance",
-    size_priority: str = "larger",
-    dissimilar_sizes: Iterable[int] | None = None,
-    max_dissimilar: int | None = None,
-    select: str = "cover",
-    control: str = "cover",
-    max_groups: int | None = None,
     where: str = "tests table",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pick the similar groups and the dissimilar groups (negative control) of a tests table.
 
-    The function's defaults are the disjoint covers (what the sensitivity table reruns); the
-    workflow passes ``grouping.*`` from the config, whose defaults are ``select="accepted"``,
-    ``control="partner"``, ``dissimilar_sizes=[2]``.
+    The defaults (:data:`pvigroup.config.DEFAULT_STATS`) are the disjoint covers (what the
+    sensitivity table reruns); the workflow passes the config's settings, whose defaults are
+    ``select="accepted"``, ``control="partner"``, ``dissimilar_sizes=[2]``.
 
     Parameters
     ----------
@@ -230,35 +224,33 @@ def select_groups(
         Rows of ``pairs`` and ``triples`` tables together (columns ``group, tasks, size, test,
         statistic, pvalue``; ``pvalue_adj`` is used instead of ``pvalue`` when present;
         ``tost_pvalue`` is needed for ``test="tost"``).
-    alpha : float
-        Significance level.
-    rule : {"paper", "closest"}
-        ``cover`` tie-break among accepted candidates that share a task. ``paper``: larger
-        |statistic| first (the paper's "larger T statistic", which favours the *less* similar
-        group); ``closest``: smaller |statistic| first.
-    test : {"significance", "tost"}
-        Acceptance: ``significance`` = p > alpha (strictly); ``tost`` = ``tost_pvalue < alpha``.
-    size_priority : {"larger", "smaller", "pvalue"}
-        ``cover``: larger groups first, then the rule within a size; smaller groups first; or
-        one scale across sizes, the decision p (``paper``: smaller p first, ``closest``: larger
-        p first), then larger size, statistic and id.
-    dissimilar_sizes : iterable of int or None
-        Sizes eligible for ``control="cover"`` (None = every size); ``partner`` uses pairs only
-        and accepts only None or ``[2]``.
-    max_dissimilar : int or None
-        Keep only the first ``max_dissimilar`` dissimilar groups (the most different).
-    select : {"accepted", "cover"}
-        ``accepted``: every accepted group, overlapping (the paper trained nearly all of them),
-        most similar first (largest decision p, TOST: smallest TOST p; then larger size, then
-        id). ``cover``: the disjoint greedy cover in the ``rule`` x ``size_priority`` order.
-    control : {"partner", "cover"}
-        ``partner``: for each task, its most different partner among the rejected pairs
-        (p < alpha; smallest p, then larger |statistic|, then id); each pair once, most
-        different first. At most n - 1 pairs for n tasks. ``cover``: disjoint greedy over the
-        rejected groups of ``dissimilar_sizes`` (smallest p, size priority, larger |statistic|).
-    max_groups : int or None
-        Budget on similar groups: keep the ``max_groups`` most similar (order of ``accepted``);
-        in ``cover`` mode the kept groups stay in cover order.
+    settings : StatsSettings
+        ``alpha``: significance level.
+        ``test``: acceptance, ``significance`` = p > alpha (strictly); ``tost`` =
+        ``tost_pvalue < alpha``.
+        ``tie_break`` (``paper`` | ``closest``): ``cover`` tie-break among accepted candidates
+        that share a task. ``paper``: larger |statistic| first (the paper's "larger T
+        statistic", which favours the *less* similar group); ``closest``: smaller |statistic|
+        first.
+        ``size_priority`` (``larger`` | ``smaller`` | ``pvalue``): ``cover``: larger groups
+        first, then the rule within a size; smaller groups first; or one scale across sizes,
+        the decision p (``paper``: smaller p first, ``closest``: larger p first), then larger
+        size, statistic and id.
+        ``select`` (``accepted`` | ``cover``): ``accepted``: every accepted group, overlapping
+        (the paper trained nearly all of them), most similar first (largest decision p, TOST:
+        smallest TOST p; then larger size, then id). ``cover``: the disjoint greedy cover in the
+        ``tie_break`` x ``size_priority`` order.
+        ``control`` (``partner`` | ``cover``): ``partner``: for each task, its most different
+        partner among the rejected pairs (p < alpha; smallest p, then larger |statistic|, then
+        id); each pair once, most different first. At most n - 1 pairs for n tasks. ``cover``:
+        disjoint greedy over the rejected groups of ``dissimilar_sizes`` (smallest p, size
+        priority, larger |statistic|).
+        ``dissimilar_sizes``: sizes eligible for ``control="cover"`` (None = every size);
+        ``partner`` uses pairs only and accepts only None or ``[2]``.
+        ``max_dissimilar``: keep only the first ``max_dissimilar`` dissimilar groups (the most
+        different).
+        ``max_groups``: budget on similar groups: keep the ``max_groups`` most similar (order of
+        ``accepted``); in ``cover`` mode the kept groups stay in cover order.
     where : str
         Name of the table in error messages.
 
@@ -270,12 +262,8 @@ def select_groups(
         (the decision p in ``accepted`` mode and for dissimilar groups; |statistic| or p in
         ``cover`` mode).
     """
-    _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes)
-    checked = check_tests(tests, test, where)
-    return select_checked(checked, alpha=alpha, rule=rule, test=test,
-                          size_priority=size_priority, dissimilar_sizes=dissimilar_sizes,
-                          max_dissimilar=max_dissimilar, select=select, control=control,
-                          max_groups=max_groups)
+    _check_options(settings)
+    return select_checked(check_tests(tests, settings.test, where), settings)
 
 
 def write_groups(
@@ -283,21 +271,14 @@ def write_groups(
     triples_tsv: str | Path | None,
     similar_tsv: str | Path,
     dissimilar_tsv: str | Path,
-    *,
-    alpha: float = 0.01,
-    rule: str = "paper",
-    test: str = "significance",
-    size_priority: str = "larger",
-    dissimilar_sizes: Iterable[int] | None = None,
-    max_dissimilar: int | None = None,
-    select: str = "cover",
-    control: str = "cover",
-    max_groups: int | None = None,
+    settings: StatsSettings = DEFAULT_STATS,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the collected tests (``.tsv`` or ``.parquet`` each), run :func:`select_groups`,
-    write ``similar.tsv`` and ``dissimilar.tsv`` (header only when empty). ``triples_tsv`` may
-    be None (pairs only). Errors name the file and its row."""
-    _check_options(alpha, rule, test, size_priority, select, control, dissimilar_sizes)
+    """Read the collected tests (``.tsv`` or ``.parquet`` each), run :func:`select_groups` with
+    ``settings``, write ``similar.tsv`` and ``dissimilar.tsv`` (header only when empty).
+    ``triples_tsv`` may be None (pairs only). Errors name the file and its row."""
+    _check_options(settings)
+    alpha, test, control = settings.alpha, settings.test, settings.control
+    dissimilar_sizes = settings.dissimilar_sizes
     paths = [Path(pairs_tsv)] + ([Path(triples_tsv)] if triples_tsv is not None else [])
     sizes = {2} if control == "partner" else (
         None if dissimilar_sizes is None else set(dissimilar_sizes))
@@ -328,10 +309,7 @@ def write_groups(
             dup = checked["group"][checked["group"].duplicated()].iloc[0]
             raise PvigroupError(f"{' + '.join(map(str, paths))}: group {dup} is in both tables")
     checked.attrs["n_tests"] = total
-    similar, dissimilar = select_checked(
-        checked, alpha=alpha, rule=rule, test=test, size_priority=size_priority,
-        dissimilar_sizes=dissimilar_sizes, max_dissimilar=max_dissimilar, select=select,
-        control=control, max_groups=max_groups)
+    similar, dissimilar = select_checked(checked, settings)
     write_tsv(similar, similar_tsv)
     write_tsv(dissimilar, dissimilar_tsv)
     return similar, dissimilar

@@ -8,7 +8,9 @@ pair / every group of a model in one process, vectorised where the test allows, 
 ``pairs.tsv`` / ``triples.tsv`` (``triples.parquet`` for very many groups), which
 ``read_test_table`` (whole) and ``read_test_batches`` (in batches) read back; ``run_vinfo``
 writes ``vinfo.tsv``, ``run_sensitivity`` ``sensitivity.tsv`` and ``sensitivity_summary.tsv``.
-Options are strings; an unknown option raises ``ValueError`` listing the valid ones. Problems in the data (too few values, NaN or
+The file-level functions and ``sensitivity`` take their options as one :class:`StatsSettings`
+(``StatsSettings.from_config(config)`` in the workflow). Options are strings; an unknown option
+raises ``ValueError`` listing the valid ones. Problems in the data (too few values, NaN or
 infinite PVI, zero variance where a statistic is undefined) raise
 :class:`pvigroup.errors.PvigroupError` naming the sample or file.
 
@@ -19,6 +21,7 @@ vinfo) and ``runner`` / ``group_runner`` (the workflow's pair and group test job
 reader of their tables). See ``docs/statistics.md``.
 """
 
+from pvigroup.config import StatsSettings
 from pvigroup.stats._base import (
     CORRECTIONS,
     GROUP_METHODS,
@@ -65,6 +68,7 @@ __all__ = [
     "TOST_COLUMNS",
     "TOST_VARIANCES",
     "BootstrapCI",
+    "StatsSettings",
     "TestResult",
     "anova_effect_sizes",
     "bootstrap_diff_ci",

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pvigroup.config import DEFAULT_STATS, StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.io import write_tsv
 from pvigroup.stats import vectorised as vec
@@ -88,22 +89,19 @@ def group_candidates(n_tasks: int, max_group_size: int,
 def run_group_tests(
     pvi_files: Sequence[str | Path],
     out: str | Path,
+    settings: StatsSettings = DEFAULT_STATS,
     *,
-    method: str,
     model: str,
-    max_group_size: int = 3,
-    tost_margin: float | None = None,
-    tost_variance: str = "pooled",
-    correction: str = "none",
-    alpha: float = 0.01,
-    test: str = "significance",
 ) -> int:
     """Test every group of 3 .. ``max_group_size`` tasks and write ``triples.tsv`` / ``.parquet``.
 
-    Groups larger than 3 are tested exhaustively while a size has at most
+    ``settings``: ``group_test`` (:func:`pvigroup.stats.group_test`), ``max_group_size``,
+    ``tost_margin`` (None: no TOST columns) / ``tost_variance``, ``correction`` (over every
+    group tested), and ``alpha`` / ``test``, which decide the accepted groups. Groups larger
+    than 3 are tested exhaustively while a size has at most
     :data:`pvigroup.workflow.EXHAUSTIVE_MAX` groups; past it only the groups whose every
     subgroup one task smaller was accepted (``alpha``/``test`` on the raw p-values, TOST p for
-    ``test="tost"``). ``correction`` runs over every group tested. A ``.parquet`` ``out`` is
+    ``test="tost"``). ``model`` is written in the ``model`` column. A ``.parquet`` ``out`` is
     written in chunks (bounded memory; the table is not held whole unless the task names need
     a re-sort, see :func:`pvigroup.stats.vectorised.lexicographic_is_id_order`).
 
@@ -112,8 +110,12 @@ def run_group_tests(
     int
         The number of groups tested (rows written).
     """
+    method, max_group_size, correction = (settings.group_test, settings.max_group_size,
+                                          settings.correction)
+    tost_margin, tost_variance = settings.tost_margin, settings.tost_variance
+    alpha, test = settings.alpha, settings.test
     _check_choice(method, GROUP_METHODS, "group test method")
-    _check_common(correction, test, tost_margin, tost_variance, alpha)
+    _check_common(settings)
     if max_group_size < 3:
         raise ValueError(f"max_group_size must be >= 3 for group tests, got {max_group_size}")
     loaded, samples, s = _load(pvi_files, 3, out)
@@ -189,19 +191,12 @@ def run_group_tests(
     return len(table)
 
 
-def in_memory_tests(
-    samples: Mapping[str, np.ndarray],
-    *,
-    method: str = "student",
-    group_method: str = "anova",
-    seed: int = 42,
-    max_group_size: int = 3,
-    tost_margin: float | None = None,
-    tost_variance: str = "pooled",
-    test: str = "significance",
-    alpha: float = 0.01,
-) -> pd.DataFrame:
+def in_memory_tests(samples: Mapping[str, np.ndarray],
+                    settings: StatsSettings = DEFAULT_STATS) -> pd.DataFrame:
     """Every pair and group test of ``samples`` in memory, as the runner tests them.
+
+    ``settings``: ``pair_test``, ``group_test``, ``seed``, ``max_group_size``, ``tost_margin``
+    (None: no ``tost_pvalue``) / ``tost_variance``, and ``alpha`` / ``test`` for the pruning.
 
     Returns
     -------
@@ -209,6 +204,9 @@ def in_memory_tests(
         ``group, tasks, size, test, statistic, pvalue`` (+ ``tost_pvalue`` with a margin), sorted
         by size and group id. Groups above 3 tasks are pruned as in :func:`run_group_tests`.
     """
+    method, group_method, seed = settings.pair_test, settings.group_test, settings.seed
+    max_group_size, tost_margin = settings.max_group_size, settings.tost_margin
+    tost_variance, test, alpha = settings.tost_variance, settings.test, settings.alpha
     s = vec.summarise(samples)
     names = s.names
     where = {t: (t, None) for t in names}

@@ -28,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from statsmodels.stats.multitest import multipletests
 
+from pvigroup.config import DEFAULT_STATS, StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.io import read_parquet, read_tsv, write_tsv
 from pvigroup.stats import vectorised as vec
@@ -103,15 +104,14 @@ def _csv_batches(path: Path, options: dict) -> Iterator[pa.RecordBatch]:
         raise PvigroupError(f"{path}: {str(exc).splitlines()[0]}") from None
 
 
-def _check_common(correction: str, test: str, tost_margin: float | None,
-                  tost_variance: str, alpha: float) -> None:
-    _check_choice(correction, CORRECTIONS, "correction")
-    _check_choice(test, ("significance", "tost"), "grouping test")
-    _check_choice(tost_variance, TOST_VARIANCES, "TOST variance")
-    if test == "tost" and tost_margin is None:
+def _check_common(st: StatsSettings) -> None:
+    _check_choice(st.correction, CORRECTIONS, "correction")
+    _check_choice(st.test, ("significance", "tost"), "grouping test")
+    _check_choice(st.tost_variance, TOST_VARIANCES, "TOST variance")
+    if st.test == "tost" and st.tost_margin is None:
         raise ValueError("grouping test 'tost' needs a tost_margin")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    if not 0 < st.alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {st.alpha!r}")
 
 
 def _load(pvi_files: Sequence[str | Path], least: int, out: str | Path):
@@ -214,18 +214,9 @@ def _pair_loop(samples, s: vec.Summaries, ij: np.ndarray, method: str, seed: int
 def run_pair_tests(
     pvi_files: Sequence[str | Path],
     out_tsv: str | Path,
+    settings: StatsSettings = DEFAULT_STATS,
     *,
-    method: str,
     model: str,
-    seed: int = 42,
-    tost_margin: float | None = None,
-    tost_variance: str = "pooled",
-    bootstrap_resamples: int = 0,
-    bootstrap_seed: int = 42,
-    bootstrap_max_pairs: int | None = None,
-    correction: str = "none",
-    alpha: float = 0.01,
-    test: str = "significance",
 ) -> pd.DataFrame:
     """Test every pair of the model's tasks and write ``pairs.tsv``.
 
@@ -235,29 +226,31 @@ def run_pair_tests(
         The model's ``results/pvi/{model}/{task}.parquet`` files (one task: a header-only
         table).
     out_tsv : path
-    method, seed, tost_margin, tost_variance, bootstrap_resamples, bootstrap_seed :
-        The pair test (:func:`pvigroup.stats.pair_test`; ``student``/``welch`` vectorised,
-        ``paired`` one test per pair), the seed of the ``paired`` subsample, the TOST margin
-        (None: no TOST columns) and variance, the resamples of each pair's percentile bootstrap
-        CI (0: none) and its base seed (:func:`pair_bootstrap_seed`).
-    bootstrap_max_pairs : int or None
-        The percentile bootstrap CI of each pair's difference (``stats.bootstrap``) is computed
-        for every pair when the model has at most this many pairs (None: always); past it only
-        for the pairs the grouping accepts (``alpha``, ``test``, ``correction``), the ones the
-        tables report. The t CI (``mean_diff_lo/hi``) is always there. ``boot_resamples`` is 0
-        in rows without a bootstrap CI.
-    correction : str
-        Multiple-comparison correction over all pairs (``pvalue_adj``).
-    alpha, test :
-        ``stats.alpha`` and ``grouping.test``, which decide the pairs the grouping accepts.
+    settings : StatsSettings
+        ``pair_test`` (:func:`pvigroup.stats.pair_test`; ``student``/``welch`` vectorised,
+        ``paired`` one test per pair), ``seed`` (the ``paired`` subsample), ``tost_margin``
+        (None: no TOST columns) and ``tost_variance``, ``correction`` over all pairs
+        (``pvalue_adj``), and ``bootstrap_resamples`` (0: no CI) / ``bootstrap_seed``
+        (:func:`pair_bootstrap_seed`) of each pair's percentile bootstrap CI of the difference.
+        That CI is computed for every pair when the model has at most ``bootstrap_max_pairs``
+        pairs (None: always); past it only for the pairs the grouping accepts (``alpha``,
+        ``test``, ``correction``), the ones the tables report. The t CI (``mean_diff_lo/hi``)
+        is always there. ``boot_resamples`` is 0 in rows without a bootstrap CI.
+    model : str
+        Model key, written in the ``model`` column.
 
     Returns
     -------
     DataFrame
         The table written.
     """
+    method, seed, correction = settings.pair_test, settings.seed, settings.correction
+    tost_margin, tost_variance = settings.tost_margin, settings.tost_variance
+    alpha, test = settings.alpha, settings.test
+    bootstrap_resamples, bootstrap_seed = settings.bootstrap_resamples, settings.bootstrap_seed
+    bootstrap_max_pairs = settings.bootstrap_max_pairs
     _check_choice(method, PAIR_METHODS, "pair test method")
-    _check_common(correction, test, tost_margin, tost_variance, alpha)
+    _check_common(settings)
     loaded, samples, s = _load(pvi_files, 1, out_tsv)  # one task: a header-only table
     names = s.names
     ij = np.array(list(itertools.combinations(range(len(names)), 2)),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from pvigroup.config import DEFAULT_STATS, StatsSettings
 from pvigroup.errors import PvigroupError
 from pvigroup.io import write_tsv
 from pvigroup.stats._base import (
@@ -69,55 +71,31 @@ SUMMARY_COLUMNS = (
 
 
 def sensitivity(
-    pvi_by_task: Mapping[str, np.ndarray],
-    sizes: Sequence[int],
-    *,
-    alpha: float = 0.01,
-    method: str = "student",
-    group_method: str = "anova",
-    seed: int = 42,
-    max_group_size: int = 3,
-    rule: str = "paper",
-    size_priority: str = "larger",
-    test: str = "significance",
-    tost_margin: float | None = None,
-    tost_variance: str = "pooled",
-    correction: str = "none",
+    pvi_by_task: Mapping[str, np.ndarray], settings: StatsSettings = DEFAULT_STATS
 ) -> pd.DataFrame:
     """Rerun the tests and the grouping on equal-size subsamples of every task.
 
-    For each common size ``m`` of :func:`sensitivity_sizes`, each task's PVI is subsampled
-    without replacement to ``m`` (generator seeded from ``(seed, m, task name)``), every group of
-    2 to ``max_group_size`` tasks is tested as the workflow tests them
-    (:func:`pvigroup.stats.group_runner.in_memory_tests`: pairs with ``method``, larger groups with
-    ``group_method``), and :func:`pvigroup.groups.select_groups` picks the similar groups with
-    the same acceptance rule, tie-break and size priority as the workflow.
+    For each common size ``m`` of :func:`sensitivity_sizes` (``settings.sensitivity_sizes``),
+    each task's PVI is subsampled without replacement to ``m`` (generator seeded from
+    ``(seed, m, task name)``), every group of 2 to ``max_group_size`` tasks is tested as the
+    workflow tests them (:func:`pvigroup.stats.group_runner.in_memory_tests`: pairs with
+    ``pair_test``, larger groups with ``group_test``), and
+    :func:`pvigroup.groups.select_groups` picks the similar groups with the same acceptance
+    rule, tie-break and size priority as the workflow (its disjoint ``cover`` mode).
 
     Parameters
     ----------
     pvi_by_task : mapping task -> 1-d array
         Per-instance PVI of each task (at least 2 tasks).
-    sizes : sequence of int
-        Configured common sizes (``stats.sensitivity_sizes``).
-    alpha, rule, size_priority :
-        As in :func:`pvigroup.groups.select_groups`.
-    method, group_method : str
-        Pair and group test (``stats.pair_test``, ``stats.group_test``).
-    seed : int
-        Seed of the subsamples (and of the ``paired`` test's pairing).
-    max_group_size : int
-        Largest group tested.
-    test : {"significance", "tost"}
-        The grouping's acceptance rule (``grouping.test``); ``tost`` needs ``tost_margin`` and
-        adds a ``tost_pvalue`` column (a group's is the largest of its pairs', as
-        :func:`tost_group`).
-    tost_margin : float or None
-        Equivalence margin in bits.
-    tost_variance : {"pooled", "unequal"}
-    correction : str
-        Multiple-comparison correction (:data:`CORRECTIONS`), applied at each size to the pairs
-        and to the larger groups separately, as ``pairs.tsv`` and ``triples.tsv`` are; adds
-        ``pvalue_adj``, which then decides acceptance under ``significance``.
+    settings : StatsSettings
+        ``sensitivity_sizes``; ``pair_test``, ``group_test``, ``seed`` (of the subsamples and
+        of the ``paired`` test's pairing), ``max_group_size``; ``alpha``, ``tie_break``,
+        ``size_priority`` as in :func:`pvigroup.groups.select_groups`; ``test``
+        (``significance`` | ``tost``: ``tost`` needs ``tost_margin`` and adds a ``tost_pvalue``
+        column, a group's being the largest of its pairs', as :func:`tost_group`) with
+        ``tost_variance``; ``correction`` (:data:`CORRECTIONS`), applied at each size to the
+        pairs and to the larger groups separately, as ``pairs.tsv`` and ``triples.tsv`` are; it
+        adds ``pvalue_adj``, which then decides acceptance under ``significance``.
 
     Returns
     -------
@@ -133,12 +111,17 @@ def sensitivity(
     """
     from pvigroup.groups import select_groups  # here, not at the top: the grouping imports stats
 
-    _check_choice(method, PAIR_METHODS, "pair test method")
-    _check_choice(group_method, GROUP_METHODS, "group test method")
+    alpha, seed, test, correction = settings.alpha, settings.seed, settings.test, settings.correction
+    _check_choice(settings.pair_test, PAIR_METHODS, "pair test method")
+    _check_choice(settings.group_test, GROUP_METHODS, "group test method")
     _check_choice(test, ("significance", "tost"), "grouping test")
     _check_choice(correction, CORRECTIONS, "correction")
-    if test == "tost" and tost_margin is None:
+    if test == "tost" and settings.tost_margin is None:
         raise ValueError("grouping test 'tost' needs a tost_margin")
+    # the sensitivity grouping is the disjoint cover (select_groups' defaults)
+    grouping = replace(DEFAULT_STATS, alpha=alpha, tie_break=settings.tie_break, test=test,
+                       size_priority=settings.size_priority)
+    testing = settings if test == "tost" else replace(settings, tost_margin=None)
     data = {t: _as_sample(x, t) for t, x in pvi_by_task.items()}
     if len(data) < 2:
         raise ValueError(f"sensitivity needs at least 2 tasks, got {len(data)}")
@@ -149,17 +132,14 @@ def sensitivity(
     if correction != "none":
         cols.append("pvalue_adj")
     frames = []
-    for m in sensitivity_sizes({t: x.size for t, x in data.items()}, sizes):
+    for m in sensitivity_sizes({t: x.size for t, x in data.items()}, settings.sensitivity_sizes):
         sub = {
             t: data[t][
                 np.random.default_rng(_stable_seed(seed, m, t)).permutation(data[t].size)[:m]
             ]
             for t in tasks
         }
-        tests = in_memory_tests(sub, method=method, group_method=group_method, seed=seed,
-                                max_group_size=max_group_size,
-                                tost_margin=tost_margin if test == "tost" else None,
-                                tost_variance=tost_variance, test=test, alpha=alpha)
+        tests = in_memory_tests(sub, testing)
         tests.insert(0, "n_per_task", m)
         if correction != "none":
             tests["pvalue_adj"] = np.nan
@@ -169,14 +149,7 @@ def sensitivity(
                     tests.loc[rows, "pvalue_adj"] = multipletests(
                         tests.loc[rows, "pvalue"].to_numpy(), method=correction
                     )[1]
-        similar, _ = select_groups(
-            tests,
-            alpha=alpha,
-            rule=rule,
-            test=test,
-            size_priority=size_priority,
-            where=f"sensitivity tests at n={m}",
-        )
+        similar, _ = select_groups(tests, grouping, where=f"sensitivity tests at n={m}")
         if test == "tost":
             tests["accepted"] = tests["tost_pvalue"] < alpha
         else:
@@ -236,19 +209,8 @@ def run_sensitivity(
     pvi_files: Sequence[str | Path],
     out_tsv: str | Path,
     summary_tsv: str | Path,
+    settings: StatsSettings = DEFAULT_STATS,
     *,
-    sizes: Sequence[int],
-    alpha: float = 0.01,
-    method: str = "student",
-    group_method: str = "anova",
-    seed: int = 42,
-    max_group_size: int = 3,
-    rule: str = "paper",
-    size_priority: str = "larger",
-    test: str = "significance",
-    tost_margin: float | None = None,
-    tost_variance: str = "pooled",
-    correction: str = "none",
     model: str = "",
 ) -> pd.DataFrame:
     """Write ``sensitivity.tsv`` (:func:`sensitivity`) and ``sensitivity_summary.tsv``.
@@ -259,9 +221,8 @@ def run_sensitivity(
         The model's PVI files, at least 2 tasks.
     out_tsv, summary_tsv : path
         The per-(size, group) table and its per-size summary (:func:`sensitivity_summary`).
-    sizes, alpha, method, group_method, seed, max_group_size, rule, size_priority, test,
-    tost_margin, tost_variance, correction :
-        As in :func:`sensitivity` (the workflow passes the ``stats`` and ``grouping`` config).
+    settings : StatsSettings
+        As in :func:`sensitivity` (the workflow's, from the ``stats`` and ``grouping`` config).
     model : str
         Model key, written in a ``model`` column of both files.
 
@@ -276,21 +237,7 @@ def run_sensitivity(
             f"{out_tsv}: the sensitivity analysis needs the PVI of at least 2 tasks, got "
             f"{len(loaded)} ({', '.join(map(str, pvi_files)) or 'none'})"
         )
-    table = sensitivity(
-        {t: x for t, (_, x) in loaded.items()},
-        sizes,
-        alpha=alpha,
-        method=method,
-        group_method=group_method,
-        seed=seed,
-        max_group_size=max_group_size,
-        rule=rule,
-        size_priority=size_priority,
-        test=test,
-        tost_margin=tost_margin,
-        tost_variance=tost_variance,
-        correction=correction,
-    )
+    table = sensitivity({t: x for t, (_, x) in loaded.items()}, settings)
     summary = sensitivity_summary(table)
     table.insert(0, "model", model)
     summary.insert(0, "model", model)
