@@ -220,6 +220,35 @@ def test_resume_after_sigterm_gives_the_uninterrupted_weights(tiny_bert, tmp_pat
     assert [h["dev"] for h in res.history] == [h["dev"] for h in ref.history]
 
 
+def test_step_hook_sees_each_step_before_it_runs_and_changes_nothing(tiny_bert, tmp_path):
+    tasks = [make_task("a", 9, seed=1), make_task("b", 5, seed=2, pair=True)]
+    params = TrainParams(epochs=2, batch_size=4, seed=3, sampler="every-task", grad_accum=2)
+    views = []
+
+    def hook(view):
+        batches = [view.inputs(i) for i in range(len(view.batches))]
+        views.append((view.epoch, view.step, view.total_steps, view.steps_per_epoch,
+                      [t for t, _ in view.batches], [len(r) for _, r in view.batches],
+                      batches, view.model.training))
+
+    train(tiny_bert, tasks, params, tmp_path / "hooked", options=CPU, step_hook=hook)
+    train(tiny_bert, tasks, params, tmp_path / "plain", options=CPU)
+    # one view per optimizer step, before it; a step is one batch of a and one of b
+    total, per_epoch = views[0][2], views[0][3]
+    assert total == 2 * per_epoch >= 6  # 9 rows of a in batches of 4: 3 batches or more
+    assert [v[:4] for v in views] == [(s // per_epoch, s, total, per_epoch) for s in range(total)]
+    assert all(v[4] == ["a", "b"] and v[7] for v in views)
+    for _, _, _, _, _, sizes, batches, _ in views:
+        for n, b in zip(sizes, batches, strict=True):
+            assert b["labels"].shape == (n,) and b["input_ids"].shape[0] == n
+            assert torch.equal(b["weight"], torch.ones(n))
+    a, b = weights(tmp_path / "hooked"), weights(tmp_path / "plain")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(PvigroupError, match="grad_accum must be 2"):
+        train(tiny_bert, tasks, TrainParams(epochs=1, sampler="every-task"), tmp_path / "m",
+              options=CPU)
+
+
 def test_select_on_dev_keeps_the_best_epoch(tiny_bert, tmp_path):
     task = make_task("t", 32, 2, seed=7, n_dev=16)
     params = TrainParams(epochs=3, batch_size=8, lr=5e-3, max_length=32, select_on_dev=True)

@@ -139,3 +139,22 @@ def test_classification_metrics_hand_computed():
     assert m["macro_f1"] == pytest.approx((0.4 + 2 / 3 + 0) / 3)  # d absent everywhere
     assert m["accuracy"] == pytest.approx(3 / 6)
     assert m["n"] == 6
+
+
+def test_every_task_plan_takes_one_batch_of_every_task_per_round():
+    from pvigroup.engine.schedule import round_plan
+
+    bucket_ids = [np.array([0, 0, 1, 1, 0, 1, 0]), np.array([0, 1, 1])]  # 7 and 3 rows
+    streams = [11, 22]
+    plan = epoch_plan(bucket_ids, 2, 5, 1, "every-task", streams=streams)
+    again = round_plan(bucket_ids, 2, 5, 1, streams)
+    assert all(t == u and np.array_equal(r, q) for (t, r), (u, q) in zip(plan, again, strict=True))
+    # the larger task has 4 batches (buckets of 4 and 3 rows): 4 rounds, task order in each
+    assert [t for t, _ in plan] == [0, 1] * 4
+    first = bucket_batches(bucket_ids[0], 2, 5, 1, 11)
+    assert all(np.array_equal(a, b) for a, b in zip([r for t, r in plan if t == 0], first,
+                                                     strict=True))
+    # the smaller task (2 batches) runs out after round 2 and starts a new shuffle (cycle 1)
+    small = [r for t, r in plan if t == 1]
+    want = bucket_batches(bucket_ids[1], 2, 5, 1, 22) + bucket_batches(bucket_ids[1], 2, 5, 1, 22, 1)
+    assert all(np.array_equal(a, b) for a, b in zip(small, want, strict=True))

@@ -1,8 +1,9 @@
 """TAG inter-task affinity (Fifty et al., NeurIPS 2021): lookahead updates during one MTL run.
 
-One short MTL model (shared encoder, one head per task, :mod:`pvigroup.engine`) is trained on all
-of a model key's tasks; every optimizer step takes one batch of every task. Every ``every`` steps,
-before the step's update, the affinity of task ``i`` onto task ``j`` is measured on those batches:
+One short MTL model (shared encoder, one head per task) is trained on all of a model key's tasks
+by :func:`pvigroup.engine.train` (sampler ``every-task``: every optimizer step takes one batch of
+every task). Every ``every`` steps, before the step's update, the engine's ``step_hook`` measures
+the affinity of task ``i`` onto task ``j`` on those batches:
 
 - θ_s' = θ_s − η ∇_{θ_s} L_i  (shared encoder parameters only, one plain SGD step, η =
   ``lookahead_lr``; the heads are unchanged);
@@ -20,7 +21,6 @@ ratio compares the same function at two parameter values and nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import warnings
@@ -223,39 +223,6 @@ class TagResult:
     dev: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-class _Stream:
-    """One task's batches, reshuffled per epoch and cycled within an epoch when exhausted."""
-
-    def __init__(self, bucket_ids: np.ndarray, batch_size: int, seed: int, stream: int):
-        self.bucket_ids, self.batch_size, self.seed, self.stream = (
-            bucket_ids, batch_size, seed, stream)
-        self.epoch, self.cycle, self.batches, self.cursor = -1, 0, [], 0
-
-    def n_batches(self) -> int:
-        from pvigroup.engine.schedule import bucket_batches
-
-        return len(bucket_batches(self.bucket_ids, self.batch_size, self.seed, 0, self.stream))
-
-    def start(self, epoch: int) -> None:
-        from pvigroup.engine.schedule import bucket_batches
-
-        self.epoch, self.cycle, self.cursor = epoch, 0, 0
-        self.batches = bucket_batches(self.bucket_ids, self.batch_size, self.seed, epoch,
-                                      self.stream)
-
-    def next(self) -> np.ndarray:
-        from pvigroup.engine.schedule import bucket_batches
-
-        if self.cursor == len(self.batches):
-            self.cycle += 1
-            self.cursor = 0
-            self.batches = bucket_batches(self.bucket_ids, self.batch_size, self.seed,
-                                          self.epoch, self.stream, self.cycle)
-        rows = self.batches[self.cursor]
-        self.cursor += 1
-        return rows
-
-
 def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
     if n is None or len(df) <= n:
         return df
@@ -264,13 +231,16 @@ def _subsample(df: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
 
 def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], lookahead_lr: float,
             every: int, seed: int, options=None) -> TagResult:
-    """Train one short MTL model on ``tasks`` and record the lookahead affinity.
+    """Train one short MTL model on ``tasks`` with the engine and record the lookahead affinity.
 
-    Every optimizer step draws one batch of every task (each task's rows reshuffled per epoch,
-    a shorter task cycling through its batches again), records the affinity on those batches at
-    the steps of :func:`record_steps`, then updates on the sum of the tasks' mean losses (TAG's
-    total loss) with AdamW and the engine's linear schedule. An epoch has as many steps as the
-    largest task has batches.
+    The run is :func:`pvigroup.engine.train` with the ``every-task`` sampler: every optimizer
+    step takes one batch of every task (each task's rows reshuffled per epoch, a shorter task
+    cycling through its batches again), and an epoch has as many steps as the largest task has
+    batches. Each task's loss weight is K (the number of tasks), so that the step's loss, which
+    the engine averages over its K batches, is the sum of the tasks' mean losses (TAG's total
+    loss). The dev sets are read out after the last epoch. At the steps of :func:`record_steps` the engine's ``step_hook`` records the affinity
+    on the step's batches, before the step's forward pass and update. The trained model itself
+    is discarded; a run stopped by SIGTERM starts over.
 
     Parameters
     ----------
@@ -288,23 +258,11 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
     seed
         Seeds the heads, dropout and the batch order.
     options
-        ``pvigroup.engine.EngineOptions`` (device, precision, buckets, threads).
+        ``pvigroup.engine.EngineOptions`` (device, precision, compilation, buckets, threads).
     """
-    import torch
+    import tempfile
 
-    from pvigroup.engine import EngineOptions, TrainParams
-    from pvigroup.engine.encode import encode_frame, pad_batch
-    from pvigroup.engine.loop import check_tasks, param_groups
-    from pvigroup.engine.model import build_model
-    from pvigroup.engine.readout import logprobs_encoded
-    from pvigroup.engine.schedule import (
-        assign_buckets,
-        effective_buckets,
-        lr_factor,
-        stream_id,
-        warmup_steps,
-    )
-    from pvigroup.metrics import macro_f1
+    from pvigroup.engine import EngineOptions, TrainParams, train
 
     options = options or EngineOptions()
     tasks = list(tasks)
@@ -314,102 +272,55 @@ def run_tag(pretrained: str, tasks: Sequence, *, hparams: Mapping[str, Any], loo
     if not lookahead_lr > 0 or every < 1:
         raise PvigroupError(f"baselines.tag: lookahead_lr must be > 0 and every >= 1, got "
                             f"{lookahead_lr!r} and {every!r}")
+    k = len(tasks)
+    # dev is read out once, after the last epoch: the only epoch "kept" (the model is discarded)
+    last = (int(hparams["epochs"]),) if all(t.dev is not None and len(t.dev) for t in tasks) else None
     params = TrainParams(epochs=int(hparams["epochs"]), batch_size=int(hparams["batch_size"]),
                          lr=float(hparams["lr"]), max_length=int(hparams["max_length"]),
                          warmup_ratio=float(hparams.get("warmup_ratio", 0.0)),
                          weight_decay=float(hparams.get("weight_decay", 0.0)),
-                         max_grad_norm=float(hparams.get("max_grad_norm", 1.0)), seed=int(seed))
-    params.check()
-    check_tasks(tasks, params, null_input=False)
+                         max_grad_norm=float(hparams.get("max_grad_norm", 1.0)), seed=int(seed),
+                         sampler="every-task", grad_accum=k,
+                         loss_weights={t.name: float(k) for t in tasks},
+                         select_on_dev=last is not None, select_epochs=last)
+    recorder = _Recorder(lookahead_lr, every)
+    with tempfile.TemporaryDirectory(prefix="pvigroup-tag-") as tmp:
+        result = train(pretrained, tasks, params, Path(tmp) / "model", options=options,
+                       resume_dir=Path(tmp) / "resume", step_hook=recorder)
     names = [t.name for t in tasks]
-    device = options.resolve_device()
-    if options.threads > 0:
-        torch.set_num_threads(options.threads)
-    amp = options.autocast_dtype(device)
-    if amp == torch.float16:  # fp16 needs a gradient scaler, which this loop has not: fp32
-        log.info("TAG: fp16 autocast without a gradient scaler underflows; training in fp32")
-        amp = None
-
-    torch.manual_seed(params.seed)
-    model = build_model(pretrained, {t.name: t.labels for t in tasks}, params.max_length, False)
-    model.to(device)
-    tok = model.tokenizer
-    pad_id = tok.pad_token_id or 0
-    enc = [encode_frame(tok, t.train, params.max_length, False) for t in tasks]
-    ys = [t.train["label"].to_numpy(dtype=np.int64) for t in tasks]
-    buckets = effective_buckets(options.buckets, params.max_length)
-    streams = [_Stream(assign_buckets(e.lengths, buckets), params.batch_size, params.seed,
-                       stream_id(n)) for e, n in zip(enc, names, strict=True)]
-    per_epoch = max(s.n_batches() for s in streams)
-    total = params.epochs * per_epoch
-    recorded = set(record_steps(total, every))
-    optimizer = torch.optim.AdamW(param_groups(model, params.weight_decay), lr=params.lr)
-    warm = warmup_steps(total, params.warmup_ratio)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warm))
-    amp_ctx = ((lambda: torch.autocast(device.type, dtype=amp)) if amp is not None
-               else contextlib.nullcontext)
-    log.info("TAG: %d tasks, %d steps/epoch x %d epochs = %d steps (one batch of every task "
-             "per step), %d affinity records (every %d steps, lookahead lr %g), on %s",
-             len(tasks), per_epoch, params.epochs, total, len(recorded), every, lookahead_lr,
-             device)
-
-    def batch_of(t: int, rows: np.ndarray) -> dict:
-        length = int(enc[t].lengths[rows].max())
-        arrays = pad_batch(enc[t], rows, length, pad_id)
-        out = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
-        out["labels"] = torch.from_numpy(ys[t][rows]).to(device)
-        return out
-
-    records: list[dict] = []
-    history: list[dict] = []
-    step = 0
-    model.train()
-    for epoch in range(params.epochs):
-        for s in streams:
-            s.start(epoch)
-        loss_sum = torch.zeros(len(tasks), device=device)
-        for _ in range(per_epoch):
-            batches = {n: batch_of(t, streams[t].next()) for t, n in enumerate(names)}
-            if step in recorded:
-                z = lookahead_affinity(model, batches, lookahead_lr)
-                records.append({"step": step, "epoch": epoch + 1, "affinity": z.tolist()})
-            losses = []
-            for n in names:
-                with amp_ctx():
-                    losses.append(batch_loss(model, n, batches[n]))
-            stacked = torch.stack(losses)
-            stacked.sum().backward()
-            if params.max_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum += stacked.detach()  # one host sync per epoch
-            step += 1
-        entry = {"epoch": epoch + 1,
-                 "loss": dict(zip(names, (loss_sum / per_epoch).cpu().tolist(), strict=True))}
-        history.append(entry)
-        log.info("TAG epoch %d/%d: mean train loss %s", epoch + 1, params.epochs,
-                 ", ".join(f"{n} {v:.4f}" for n, v in entry["loss"].items()))
-
-    dev: dict[str, dict[str, float]] = {}
-    for t in tasks:
-        if t.dev is None or not len(t.dev):
-            continue
-        logp = logprobs_encoded(model, t.name, encode_frame(tok, t.dev, params.max_length, False),
-                                options)
-        y = t.dev["label"].to_numpy(dtype=np.int64)
-        pred = logp.argmax(axis=1)
-        dev[t.name] = {"accuracy": float(np.mean(pred == y)),
-                       "macro_f1": macro_f1(y, pred, len(t.labels))}
-    if dev:
-        log.info("TAG model dev accuracy: %s",
-                 ", ".join(f"{n} {d['accuracy']:.3f}" for n, d in dev.items()))
-    z_hat = mean_affinity([np.asarray(r["affinity"]) for r in records])
+    z_hat = mean_affinity([np.asarray(r["affinity"]) for r in recorder.records])
     affinity = pd.DataFrame(z_hat, index=names, columns=names)
     order = sorted(names)
-    return TagResult(tasks=order, affinity=affinity.loc[order, order], records=records,
-                     history=history, total_steps=total, steps_per_epoch=per_epoch, dev=dev)
+    return TagResult(tasks=order, affinity=affinity.loc[order, order], records=recorder.records,
+                     history=[{key: v for key, v in e.items() if key != "samples_per_s"}
+                              for e in result.history],  # no timing: a reproducible sidecar
+                     total_steps=recorder.total_steps,
+                     steps_per_epoch=recorder.steps_per_epoch,
+                     dev=result.history[-1]["dev"] if result.history else {})
+
+
+class _Recorder:
+    """The engine's ``step_hook`` of a TAG run: a lookahead record at the recorded steps."""
+
+    def __init__(self, lookahead_lr: float, every: int):
+        self.lookahead_lr, self.every = lookahead_lr, every
+        self.records: list[dict] = []
+        self.recorded: set[int] | None = None
+        self.total_steps = self.steps_per_epoch = 0
+
+    def __call__(self, view) -> None:
+        if self.recorded is None:
+            self.total_steps, self.steps_per_epoch = view.total_steps, view.steps_per_epoch
+            self.recorded = set(record_steps(view.total_steps, self.every))
+            log.info("TAG: %d tasks, %d steps/epoch = %d steps (one batch of every task per "
+                     "step), %d affinity records (every %d steps, lookahead lr %g)",
+                     len(view.batches), view.steps_per_epoch, view.total_steps,
+                     len(self.recorded), self.every, self.lookahead_lr)
+        if view.step not in self.recorded:
+            return
+        batches = {task: view.inputs(i) for i, (task, _) in enumerate(view.batches)}
+        z = lookahead_affinity(view.model, batches, self.lookahead_lr)
+        self.records.append({"step": view.step, "epoch": view.epoch + 1, "affinity": z.tolist()})
 
 
 def tag_affinity(data_dirs: Sequence[str | Path], out_affinity: str | Path,

@@ -14,7 +14,7 @@ from pvigroup.engine.loop import PREEMPTED_STATUS, default_resume_dir, train
 from pvigroup.engine.metrics import classification_metrics
 from pvigroup.engine.model import MultiTaskModel, load_head, load_model
 from pvigroup.engine.readout import evaluate, predict_logprobs
-from pvigroup.engine.types import EngineOptions, TaskData, TrainParams, TrainResult
+from pvigroup.engine.types import EngineOptions, StepView, TaskData, TrainParams, TrainResult
 
 __all__ = [
     "HEADS",
@@ -23,6 +23,7 @@ __all__ = [
     "EngineOptions",
     "MultiTaskModel",
     "PoolerHead",
+    "StepView",
     "TaskData",
     "TrainParams",
     "TrainResult",

@@ -44,7 +44,7 @@ from pvigroup.engine.schedule import (
     stream_id,
 )
 from pvigroup.engine.steps import Stepper
-from pvigroup.engine.types import EngineOptions, TaskData, TrainParams, TrainResult
+from pvigroup.engine.types import EngineOptions, StepView, TaskData, TrainParams, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ def train(
     options: EngineOptions = EngineOptions(),  # noqa: B008 - frozen, immutable default
     resume_dir=None,
     step_callback: Callable[[int, int], None] | None = None,
+    step_hook: Callable[[StepView], None] | None = None,
 ) -> TrainResult:
     """Fine-tune one shared encoder with one head per task and save it to ``out_dir``.
 
@@ -106,6 +107,10 @@ def train(
         resumes from the checkpoint there; the directory is removed when training completes.
     step_callback : callable, optional
         Called as ``step_callback(epoch, global_step)`` after every optimizer step.
+    step_hook : callable, optional
+        Called as ``step_hook(view)`` before every optimizer step's forward pass, with a
+        :class:`~pvigroup.engine.types.StepView` (the model and the step's batches); TAG's
+        lookahead records through it.
 
     Returns
     -------
@@ -192,7 +197,8 @@ def train(
             bar = _bar(show, n_batches, prog.batch, epoch, params.epochs)
             model.train()
             _run_epoch(stepper, plan_of(epoch), prog, epoch, params, n_batches, bar=bar, term=term,
-                       ckpts=ckpts, best_state=best_state, step_callback=step_callback)
+                       ckpts=ckpts, best_state=best_state, step_callback=step_callback,
+                       step_hook=step_hook, total_steps=total_steps)
             # under select_on_dev, an epoch that may not be kept is not read out on dev
             # (the paper's grid keeps epochs 5..10 only: epochs 1..4 cost no dev pass)
             read_dev = not params.select_on_dev or params.may_keep(epoch + 1)
@@ -262,10 +268,11 @@ def _deterministic_on_cpu(device: torch.device):
 
 def _run_epoch(stepper: Stepper, plan, prog: Progress, epoch: int, params: TrainParams,
                n_batches: int, *, bar, term: Terminate, ckpts: Checkpoints,
-               best_state: dict | None, step_callback) -> None:
+               best_state: dict | None, step_callback, step_hook=None,
+               total_steps: int = 0) -> None:
     """The optimizer steps of one epoch from batch ``prog.batch`` on, ``prog`` kept current.
 
-    After each step: ``step_callback(epoch, global_step)``, then, on SIGTERM, a checkpoint at
+    Before each step: ``step_hook(view)`` (:func:`_view`). After each step: ``step_callback(epoch, global_step)``, then, on SIGTERM, a checkpoint at
     the position in the epoch and exit 143 (:meth:`Checkpoints.preempt`).
     """
     loss_dev = torch.zeros((), device=stepper.device)
@@ -273,6 +280,9 @@ def _run_epoch(stepper: Stepper, plan, prog: Progress, epoch: int, params: Train
     i = prog.batch
     while i < n_batches:
         end = window_end(i, n_batches, params.grad_accum)
+        if step_hook is not None:
+            step_hook(_view(stepper, plan, range(i, end), epoch, prog, total_steps,
+                            params.epochs))
         loss, n_rows = stepper.window(plan, range(i, end), n_batches)
         done_before = i
         stepper.update()
@@ -290,6 +300,18 @@ def _run_epoch(stepper: Stepper, plan, prog: Progress, epoch: int, params: Train
     if bar is not None:
         bar.close()
     _add_running(prog, loss_dev, t0)  # one host sync per epoch
+
+
+def _view(stepper: Stepper, plan, window: range, epoch: int, prog: Progress, total_steps: int,
+          epochs: int) -> StepView:
+    """The :class:`StepView` of the optimizer step that runs the planned batches ``window``."""
+    planned = [plan[i] for i in window]
+    return StepView(
+        epoch=epoch, step=prog.global_step, total_steps=total_steps,
+        steps_per_epoch=total_steps // epochs, model=stepper.model,
+        batches=tuple((stepper.names[t], rows) for t, rows in planned),
+        inputs=lambda i: stepper.inputs(*planned[i]),
+    )  # fmt: skip
 
 
 def _add_running(prog: Progress, loss_dev: torch.Tensor, t0: float) -> None:

@@ -32,6 +32,10 @@ def check_tasks(tasks: list[TaskData], params: TrainParams, null_input: bool) ->
             validate_frame(task.name, task.dev, len(task.labels), "dev", text=not null_input)
         elif params.select_on_dev:
             raise PvigroupError(f"task {task.name!r}: select_on_dev needs a dev set")
+    if params.sampler == "every-task" and params.grad_accum != len(tasks):
+        raise PvigroupError(f"train params: sampler every-task steps once per round of the "
+                            f"{len(tasks)} tasks, so grad_accum must be {len(tasks)}, "
+                            f"got {params.grad_accum}")
     for key in params.loss_weights or {}:
         if key not in seen:
             raise PvigroupError(f"train params: loss_weights names unknown task {key!r}")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-SAMPLERS = ("proportional", "temperature", "uniform")
+SAMPLERS = ("proportional", "temperature", "uniform", "every-task")
 
 
 def effective_buckets(buckets: Sequence[int], max_length: int) -> tuple[int, ...]:
@@ -129,7 +129,8 @@ def epoch_plan(
     Every batch holds rows of one task and one bucket. With ``proportional`` every batch of every
     task is used once, in shuffled order. With ``temperature`` or ``uniform`` the same total number
     of batches is drawn, the task of each batch drawn from :func:`sampler_probs`; each task cycles
-    through its own shuffled batches (a new shuffle each time it runs out).
+    through its own shuffled batches (a new shuffle each time it runs out). With ``every-task``
+    the plan is :func:`round_plan` (one batch of every task per round).
 
     Parameters
     ----------
@@ -147,6 +148,8 @@ def epoch_plan(
     per_task = [
         bucket_batches(b, batch_size, seed, epoch, streams[t]) for t, b in enumerate(bucket_ids)
     ]
+    if sampler == "every-task":
+        return round_plan(bucket_ids, batch_size, seed, epoch, streams)
     total = sum(len(b) for b in per_task)
     if sampler == "proportional":
         plan = [(t, batch) for t, batches in enumerate(per_task) for batch in batches]
@@ -167,6 +170,39 @@ def epoch_plan(
             cursor[t] = 0
         plan.append((int(t), current[t][cursor[t]]))
         cursor[t] += 1
+    return plan
+
+
+def round_plan(
+    bucket_ids: Sequence[np.ndarray],
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    streams: Sequence[int],
+) -> list[tuple[int, np.ndarray]]:
+    """The ``every-task`` plan: rounds of one batch of every task, in task order.
+
+    An epoch has as many rounds as its largest task has batches; a task that runs out of batches
+    within the epoch starts a new shuffle of them (``cycle`` 1, 2, …). With ``grad_accum`` equal
+    to the number of tasks, each round is one optimizer step (TAG's steps,
+    :mod:`pvigroup.baselines.tag`).
+    """
+    k = len(bucket_ids)
+    current = [bucket_batches(b, batch_size, seed, epoch, streams[t])
+               for t, b in enumerate(bucket_ids)]
+    rounds = max(len(b) for b in current)
+    cursor, cycle = [0] * k, [0] * k
+    plan: list[tuple[int, np.ndarray]] = []
+    for _ in range(rounds):
+        for t in range(k):
+            if cursor[t] == len(current[t]):
+                cycle[t] += 1
+                current[t] = bucket_batches(
+                    bucket_ids[t], batch_size, seed, epoch, streams[t], cycle[t]
+                )
+                cursor[t] = 0
+            plan.append((t, current[t][cursor[t]]))
+            cursor[t] += 1
     return plan
 
 

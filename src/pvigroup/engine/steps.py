@@ -202,6 +202,18 @@ class Stepper:
                 self.ok_shapes.add(self._shape)
         return total, len(rows)
 
+    def inputs(self, t: int, rows: np.ndarray) -> dict[str, torch.Tensor]:
+        """Task ``t``'s ``rows`` on the device, padded to their longest row, with ``labels``.
+
+        The model's keyword inputs plus ``weight`` (1 per row) and ``labels``: what a
+        ``step_hook`` reads (:class:`pvigroup.engine.types.StepView`).
+        """
+        enc = self.encoded[t]
+        arrays = pad_batch(enc, rows, int(enc.lengths[rows].max()), self.pad_id)
+        out = {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}
+        out["labels"] = torch.from_numpy(self.labels[t][rows]).to(self.device)
+        return out
+
     def update(self) -> None:
         """Clip, optimizer and schedule step, zero the gradients (with the scaler under fp16)."""
         if self.scaler is not None:

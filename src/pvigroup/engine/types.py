@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +32,9 @@ class TrainParams:
         Seeds initialisation, dropout and the batch order of every epoch.
     sampler, temperature
         MTL task sampler: ``proportional`` (every batch once per epoch), ``temperature``
-        (p_i ∝ n_i^(1/T)) or ``uniform``.
+        (p_i ∝ n_i^(1/T)), ``uniform``, or ``every-task`` (rounds of one batch of every task,
+        :func:`pvigroup.engine.schedule.round_plan`; needs ``grad_accum`` = the number of tasks,
+        so that each round is one optimizer step).
     loss_weights
         Per-task loss weight (default 1).
     select_on_dev
@@ -204,6 +206,38 @@ class TaskData:
     labels: list[str]
     train: pd.DataFrame
     dev: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class StepView:
+    """What ``train``'s ``step_hook`` is given before each optimizer step.
+
+    The hook runs before the step's forward and backward passes, so ``model`` holds the weights
+    the step starts from; it must leave the model's parameters, gradients, mode and the RNG as
+    it found them (the TAG lookahead, :mod:`pvigroup.baselines.tag`, reads losses only).
+
+    Attributes
+    ----------
+    epoch, step
+        0-based epoch and 0-based index of the optimizer step about to run.
+    total_steps, steps_per_epoch
+        Optimizer steps of the run and of one epoch.
+    model
+        The ``MultiTaskModel`` on its device (not the compiled wrapper), in ``train()`` mode.
+    batches
+        The step's planned batches: ``(task name, row indices into its train frame)``.
+    inputs
+        ``inputs(i)``: batch ``i`` as device tensors padded to its longest row, the model's
+        keyword inputs plus ``labels`` and ``weight`` (1 for every row).
+    """
+
+    epoch: int
+    step: int
+    total_steps: int
+    steps_per_epoch: int
+    model: torch.nn.Module
+    batches: tuple
+    inputs: Callable[[int], dict]
 
 
 @dataclass
