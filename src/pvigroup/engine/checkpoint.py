@@ -149,6 +149,10 @@ class Checkpoints:
     def preempt(self, prog: Progress, best_state: dict | None, where: str):
         """Write the checkpoint and exit with status 143 (``where``: the position, for the log)."""
         self.save(prog, best_state)
+        self.exit(where)
+
+    def exit(self, where: str):
+        """Exit with status 143 once the checkpoint at ``where`` is written."""
         log.warning("checkpoint written to %s %s; exiting", self.path, where)
         raise SystemExit(PREEMPTED_STATUS)
 

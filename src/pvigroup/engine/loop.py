@@ -211,7 +211,7 @@ def train(
             if epoch + 1 < params.epochs:
                 ckpts.save(prog, best_state)
                 if term.requested:
-                    ckpts.preempt(prog, best_state, f"after epoch {epoch + 1}")
+                    ckpts.exit(f"after epoch {epoch + 1}")
 
     # -- save
     if params.select_on_dev and best_state is not None:
