@@ -2,7 +2,7 @@
 (stand-in data with the declared fields and labels, tiny encoders, small amounts), through every
 table and ``snakemake --report``, with the tables checked against the paper's own structure.
 
-Marked ``rehearsal``: not in the default run; `.ci/run` runs it as its own step
+Marked ``rehearsal``: not in the default run and not yet in `.ci/run`; run it on its own
 (``python -m pytest -n 0 -m rehearsal``).
 """
 
