@@ -38,7 +38,9 @@ HARD_LIMIT_S = 1800
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 ENV = {
-    **os.environ,
+    # without HF_DATASETS_OFFLINE (tests/conftest.py sets it): the cluster jobs must set it
+    # themselves (test_cluster_jobs_read_the_hub_cache_only); the tiny tasks are local files
+    **{k: v for k, v in os.environ.items() if k != "HF_DATASETS_OFFLINE"},
     "HF_HUB_OFFLINE": "1",
     "OMP_NUM_THREADS": "1",  # the same threads locally and in jobs (sbatch --export=ALL)
     "TOKENIZERS_PARALLELISM": "false",
@@ -165,7 +167,7 @@ def test_jobs_went_through_sbatch_with_gpu_requests(slurm_run):
 
 def test_cluster_jobs_read_the_hub_cache_only(slurm_run, local_run):
     """Jobs on a cluster node run with the hub's offline variables; the local run does not set
-    them (this environment sets HF_HUB_OFFLINE only, never HF_DATASETS_OFFLINE)."""
+    them (ENV has HF_HUB_OFFLINE only, never HF_DATASETS_OFFLINE)."""
     assert "HF_DATASETS_OFFLINE" not in ENV
     for work, want in ((slurm_run[0], "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1"),
                        (local_run, "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=unset")):
