@@ -15,15 +15,15 @@ TASKS = ["boolq", "causal-language", "cb", "rte"]
 
 @pytest.fixture
 def drawn(monkeypatch):
-    """The figures the plot functions save, in order."""
+    """The figures the plot functions save, in order (they all save through ``plots.base``)."""
     figures = []
-    real = plots._save
+    real = plots.base._save
 
     def save(fig, out):
         figures.append(fig)
         real(fig, out)
 
-    monkeypatch.setattr(plots, "_save", save)
+    monkeypatch.setattr(plots.base, "_save", save)
     return figures
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from pvigroup.evaluation.answer import SOURCE_TEXT
 from pvigroup.evaluation.methods import SOURCE_ORDER
 from pvigroup.io import read_tsv
-from pvigroup.plots import _footer, _note, _require_columns, _save, plt
+from pvigroup.plots.base import _footer, _note, _require_columns, _save, plt
 from pvigroup.workflow import SEP
 
 COLOURS = {"pvi-similar": "tab:blue", "pvi-dissimilar": "tab:orange", "manual": "tab:grey",
