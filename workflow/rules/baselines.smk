@@ -93,11 +93,7 @@ rule surrogate_fit:
     resources:
         runtime=10,
     params:
-        settings=(
-            bl.surrogate_fit_settings(config)
-            if "surrogate" in BASELINE_METHODS
-            else {}
-        ),
+        settings=(bl.surrogate_fit_settings(config) if "surrogate" in BASELINE_METHODS else {}),
         tasks=model_task_list,
     script:
         "../scripts/surrogate_fit.py"

@@ -7,9 +7,7 @@ if "surrogate" in BASELINE_METHODS:
     SURROGATE_SUBSETS = {m: bl.surrogate_subsets(config, m) for m in MODELS}
     for _m, _subsets in SURROGATE_SUBSETS.items():
         _runs = len(_subsets) * len(config["baselines"]["surrogate"]["seeds"])
-        logger.info(
-            f"pvigroup: surrogate baseline for {_m}: {len(_subsets)} subsets, {_runs} runs"
-        )
+        logger.info(f"pvigroup: surrogate baseline for {_m}: {len(_subsets)} subsets, {_runs} runs")
 else:
     SURROGATE_SUBSETS = {m: [] for m in MODELS}
 
@@ -47,8 +45,7 @@ def taskemb_embeddings(wildcards):
 def surrogate_input(wildcards):
     tasks = wf.group_tasks(wildcards.subset)
     return {
-        split: [f"results/data/{t}/{split}.parquet" for t in tasks]
-        for split in ("train", "dev")
+        split: [f"results/data/{t}/{split}.parquet" for t in tasks] for split in ("train", "dev")
     } | {"info": [f"results/data/{t}/task.json" for t in tasks]}
 
 
@@ -63,8 +60,7 @@ def tag_input(wildcards):
     """Train and dev splits and task.json of every task of the model (one TAG run over all)."""
     tasks = wf.model_tasks(config, wildcards.model)
     return {
-        split: [f"results/data/{t}/{split}.parquet" for t in tasks]
-        for split in ("train", "dev")
+        split: [f"results/data/{t}/{split}.parquet" for t in tasks] for split in ("train", "dev")
     } | {"info": [f"results/data/{t}/task.json" for t in tasks]}
 
 

@@ -18,18 +18,18 @@ rule calibrate_model:
         hub=hub_model_input,
     output:
         "results/calibration/{model}.json",
-    params:
-        pretrained=model_pretrained,
-        calibrate=config["calibrate"],
     log:
         "logs/calibration/{model}.log",
     benchmark:
         "benchmarks/calibration/{model}.tsv"
-    threads: GPU_JOB["threads"]
-    resources:
-        gpu=GPU_JOB["gpu"],
-        **calibrate_resources(config),
     conda:
         "../../envs/torch.yaml"
+    threads: GPU_JOB["threads"]
+    resources:
+        **calibrate_resources(config),
+        gpu=GPU_JOB["gpu"],
+    params:
+        pretrained=model_pretrained,
+        calibrate=config["calibrate"],
     script:
         "../scripts/calibrate.py"

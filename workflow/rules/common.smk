@@ -82,7 +82,9 @@ def pvi_hparams(wildcards):
 
 def pvi_hparams_seed(wildcards):
     """The task's PVI hyperparameters with the replicate's seed (pvi.variability_seeds)."""
-    return wf.canonical({**task_hparams(config, wildcards.task, "pvi"), "seed": int(wildcards.seed)})
+    return wf.canonical(
+        {**task_hparams(config, wildcards.task, "pvi"), "seed": int(wildcards.seed)}
+    )
 
 
 def null_model_input(wildcards):

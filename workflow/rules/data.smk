@@ -17,10 +17,10 @@ rule fetch_demo_corpus:
         demo_corpus_archive,
     output:
         "resources/demo/{corpus}.csv",
-    wildcard_constraints:
-        corpus="polarity|uncertainty|spam|bbc",
     log:
         "logs/demo/fetch_demo_corpus/{corpus}.log",
+    wildcard_constraints:
+        corpus="polarity|uncertainty|spam|bbc",
     conda:
         "../../envs/torch.yaml"
     script:
@@ -34,13 +34,13 @@ rule make_twin_task:
         csv="resources/demo/{corpus}-part{part}of{parts}-noise{noise}.csv",
         # which rows got a planted label (the diagnostics score the suspects list against it)
         flipped="resources/demo/{corpus}-part{part}of{parts}-noise{noise}.flipped.tsv",
+    log:
+        "logs/demo/make_twin_task/{corpus}-part{part}of{parts}-noise{noise}.log",
     wildcard_constraints:
         corpus="polarity|uncertainty|spam|bbc",
         part=r"\d+",
         parts=r"\d+",
         noise=r"\d+",
-    log:
-        "logs/demo/make_twin_task/{corpus}-part{part}of{parts}-noise{noise}.log",
     conda:
         "../../envs/torch.yaml"
     script:
@@ -57,13 +57,13 @@ rule prepare_task:
         test="results/data/{task}/test.parquet",
         info="results/data/{task}/task.json",
         counts="results/data/{task}/label_counts.tsv",
-    params:
-        task=task_cfg,
     log:
         "logs/data/{task}/prepare_task.log",
     benchmark:
         "benchmarks/data/{task}/prepare_task.tsv"
     conda:
         "../../envs/torch.yaml"
+    params:
+        task=task_cfg,
     script:
         "../scripts/prepare_task.py"

@@ -29,14 +29,14 @@ rule diagnose_task:
     output:
         suspects="results/diagnostics/{model}/{task}.suspects.tsv",
         summary="results/diagnostics/{model}/{task}.json",
-    params:
-        max_rows=DIAGNOSTICS["max_suspects"],
-        max_pvi=DIAGNOSTICS["max_pvi"],
-        text_chars=DIAGNOSTICS["text_chars"],
     log:
         "logs/diagnostics/{model}/{task}/diagnose_task.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        max_rows=DIAGNOSTICS["max_suspects"],
+        max_pvi=DIAGNOSTICS["max_pvi"],
+        text_chars=DIAGNOSTICS["text_chars"],
     script:
         "../scripts/diagnose_task.py"
 
@@ -67,12 +67,12 @@ rule diagnostics_page:
             subcategory="{model}",
             labels={"model": "{model}", "task": "{task}", "item": "suspect labels and overlap"},
         ),
-    params:
-        rows=DIAGNOSTICS["report_rows"],
     log:
         "logs/diagnostics/{model}/{task}/diagnostics_page.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        rows=DIAGNOSTICS["report_rows"],
     script:
         "../scripts/diagnostics_page.py"
 
@@ -95,13 +95,13 @@ rule diagnostics_summary:
             subcategory="{model}",
             labels={"model": "{model}", "task": "all", "item": "negative-PVI share per task"},
         ),
-    params:
-        tasks=diagnostics_tasks,
-        names=config["tables"]["names"],
     log:
         "logs/diagnostics/{model}/diagnostics_summary.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        tasks=diagnostics_tasks,
+        names=config["tables"]["names"],
     script:
         "../scripts/diagnostics_summary.py"
 

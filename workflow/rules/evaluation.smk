@@ -21,17 +21,17 @@ rule evaluate_model:
         methods="results/evaluation/{model}/methods.tsv",
         predictor="results/evaluation/{model}/predictor.tsv",
         pairs="results/evaluation/{model}/pairs.tsv",
-    params:
-        sources=config["train"]["sources"],
-        alpha=config["stats"]["alpha"],
-        level=config["train"]["ci_level"],
-        seed=config["stats"]["seed"],
     log:
         "logs/evaluation/{model}/evaluate_model.log",
     benchmark:
         "benchmarks/evaluation/{model}/evaluate_model.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        sources=config["train"]["sources"],
+        alpha=config["stats"]["alpha"],
+        level=config["train"]["ci_level"],
+        seed=config["stats"]["seed"],
     script:
         "../scripts/evaluate_model.py"
 
@@ -46,15 +46,15 @@ rule plot_gain:
             category="Did the grouping help?",
             labels={"model": "{model}", "item": "MTL gain per group"},
         ),
-    params:
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_gain.log",
     benchmark:
         "benchmarks/plots/{model}/plot_gain.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_gain.py"
 
@@ -70,16 +70,16 @@ rule plot_predictor:
             category="Did the grouping help?",
             labels={"model": "{model}", "item": "does PVI predict the gain?"},
         ),
-    params:
-        alpha=config["stats"]["alpha"],
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_predictor.log",
     benchmark:
         "benchmarks/plots/{model}/plot_predictor.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        alpha=config["stats"]["alpha"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_predictor.py"
 
@@ -95,14 +95,14 @@ rule evaluation_answer:
             category="Did the grouping help?",
             labels={"model": "all", "item": "the answer, one sentence per model"},
         ),
-    params:
-        models=MODELS,
     log:
         "logs/evaluation/evaluation_answer.log",
     benchmark:
         "benchmarks/evaluation/evaluation_answer.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        models=MODELS,
     script:
         "../scripts/evaluation_answer.py"
 

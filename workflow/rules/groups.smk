@@ -8,15 +8,15 @@ checkpoint select_groups:
     output:
         similar="results/groups/{model}/similar.tsv",
         dissimilar="results/groups/{model}/dissimilar.tsv",
-    params:
-        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
-        settings=STATS.as_params("select_groups"),
     log:
         "logs/groups/{model}/select_groups.log",
     benchmark:
         "benchmarks/groups/{model}/select_groups.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("select_groups"),
     script:
         "../scripts/select_groups.py"
 
@@ -24,12 +24,12 @@ checkpoint select_groups:
 rule manual_groups:
     output:
         "results/groups/{model}/manual.tsv",
-    params:
-        # only this model's hand-listed groups: adding a task does not rerun this job
-        groups=manual_groups_of_model,
     log:
         "logs/groups/{model}/manual_groups.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        # only this model's hand-listed groups: adding a task does not rerun this job
+        groups=manual_groups_of_model,
     script:
         "../scripts/manual_groups.py"

@@ -13,12 +13,12 @@ localrules:
 rule fetch_hub_model:
     output:
         "resources/hub/models/{model}.json",
-    params:
-        repo=lambda w: config["models"][w.model]["pretrained"],
     log:
         "logs/hub/models/{model}.log",
     conda:
         "../../envs/torch.yaml"
+    params:
+        repo=lambda w: config["models"][w.model]["pretrained"],
     script:
         "../scripts/fetch_hub.py"
 
@@ -26,12 +26,12 @@ rule fetch_hub_model:
 rule fetch_hub_dataset:
     output:
         "resources/hub/datasets/{task}.json",
-    params:
-        task=task_cfg,
     log:
         "logs/hub/datasets/{task}.log",
     conda:
         "../../envs/torch.yaml"
+    params:
+        task=task_cfg,
     script:
         "../scripts/fetch_hub.py"
 
@@ -39,12 +39,12 @@ rule fetch_hub_dataset:
 rule fetch_hub_llm:
     output:
         "resources/hub/llm/{llm}.json",
-    params:
-        repo=lambda w: config["llm"]["models"][w.llm]["pretrained"],
-        files=lambda w: [f for f in [config["llm"]["models"][w.llm].get("gguf_file")] if f],
     log:
         "logs/hub/llm/{llm}.log",
     conda:
         "../../envs/llm.yaml"
+    params:
+        repo=lambda w: config["llm"]["models"][w.llm]["pretrained"],
+        files=lambda w: [f for f in [config["llm"]["models"][w.llm].get("gguf_file")] if f],
     script:
         "../scripts/fetch_hub.py"

@@ -14,11 +14,11 @@ LLMS = sorted(config["llm"]["models"])
 LLM_OPTIONS = {k: v for k, v in config["llm"].items() if k != "models"}
 # per task only what a job needs (domain, private); per LLM the GPUs a job asks for
 LLM_TASK_FLAGS = llm_mod.task_flags(config["tasks"])
-LLM_GPUS = {
-    name: llm_mod.needs_gpu(spec) for name, spec in config["llm"]["models"].items()
-}
+LLM_GPUS = {name: llm_mod.needs_gpu(spec) for name, spec in config["llm"]["models"].items()}
 # cores per prompt job: 2 beside a GPU, else engine.threads (default 1, so CPU jobs run side by side)
-LLM_THREADS = {name: 2 if gpus else (config["engine"]["threads"] or 1) for name, gpus in LLM_GPUS.items()}
+LLM_THREADS = {
+    name: 2 if gpus else (config["engine"]["threads"] or 1) for name, gpus in LLM_GPUS.items()
+}
 
 
 envvars:
@@ -63,6 +63,8 @@ rule prompt_llm:
         "logs/llm/{llm}/{task}/prompt_llm.log",
     benchmark:
         "benchmarks/llm/{llm}/{task}/prompt_llm.tsv"
+    wildcard_constraints:
+        llm=wf.one_of(LLMS_LOCAL),
     conda:
         "../../envs/llm.yaml"
     threads: lookup(dpath="{llm}", within=LLM_THREADS)
@@ -74,8 +76,6 @@ rule prompt_llm:
         llm=lookup(dpath="llm/models/{llm}", within=config),
         options=LLM_OPTIONS,
         task=lookup(dpath="{task}", within=LLM_TASK_FLAGS),
-    wildcard_constraints:
-        llm=wf.one_of(LLMS_LOCAL),
     script:
         "../scripts/prompt_llm.py"
 

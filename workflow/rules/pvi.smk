@@ -12,20 +12,20 @@ rule finetune_gprime:
         # kept when TaskEmb reads it: a temporary g' would be deleted after the PVI stage
         # (`snakemake groups`) and retrained - and the PVI rerun - by a later full run
         model_dir("results/pvi/{model}/{task}/gprime", keep=bl.reads_gprime(config)),
-    params:
-        pretrained=model_pretrained,
-        hparams=pvi_hparams,
     log:
         "logs/pvi/{model}/{task}/finetune_gprime.log",
     benchmark:
         "benchmarks/pvi/{model}/{task}/finetune_gprime.tsv"
+    conda:
+        "../../envs/torch.yaml"
     # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
     threads: GPU_JOB["threads"]
     resources:
-        gpu=GPU_JOB["gpu"],
         **res.rule_resources("finetune", config),
-    conda:
-        "../../envs/torch.yaml"
+        gpu=GPU_JOB["gpu"],
+    params:
+        pretrained=model_pretrained,
+        hparams=pvi_hparams,
     script:
         "../scripts/finetune.py"
 
@@ -63,22 +63,22 @@ rule compute_pvi:
     output:
         pvi="results/pvi/{model}/{task}.parquet",
         summary="results/pvi/{model}/{task}.summary.json",
+    log:
+        "logs/pvi/{model}/{task}/compute_pvi.log",
+    benchmark:
+        "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
+    threads: GPU_JOB["threads"]
+    resources:
+        **res.rule_resources("readout", config),
+        gpu=GPU_JOB["gpu"],
     params:
         split=config["pvi"]["split"],
         model_spec=model_spec,
         hparams=pvi_hparams,
         allow_collapsed=config["pvi"]["allow_collapsed"],
-    log:
-        "logs/pvi/{model}/{task}/compute_pvi.log",
-    benchmark:
-        "benchmarks/pvi/{model}/{task}/compute_pvi.tsv"
-    # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
-    threads: GPU_JOB["threads"]
-    resources:
-        gpu=GPU_JOB["gpu"],
-        **res.rule_resources("readout", config),
-    conda:
-        "../../envs/torch.yaml"
     script:
         "../scripts/compute_pvi.py"
 
@@ -88,13 +88,13 @@ rule compute_pvi:
 use rule finetune_gprime as finetune_gprime_seed with:
     output:
         model_dir("results/pvi/{model}/seed{seed}/{task}/gprime"),
-    params:
-        pretrained=model_pretrained,
-        hparams=pvi_hparams_seed,
     log:
         "logs/pvi/{model}/seed{seed}/{task}/finetune_gprime.log",
     benchmark:
         "benchmarks/pvi/{model}/seed{seed}/{task}/finetune_gprime.tsv"
+    params:
+        pretrained=model_pretrained,
+        hparams=pvi_hparams_seed,
 
 
 use rule finetune_gprime_seed as finetune_null_seed with:
@@ -116,12 +116,12 @@ use rule compute_pvi as compute_pvi_seed with:
     output:
         pvi="results/pvi/{model}/seed{seed}/{task}.parquet",
         summary="results/pvi/{model}/seed{seed}/{task}.summary.json",
+    log:
+        "logs/pvi/{model}/seed{seed}/{task}/compute_pvi.log",
+    benchmark:
+        "benchmarks/pvi/{model}/seed{seed}/{task}/compute_pvi.tsv"
     params:
         split=config["pvi"]["split"],
         model_spec=model_spec,
         hparams=pvi_hparams_seed,
         allow_collapsed=config["pvi"]["allow_collapsed"],
-    log:
-        "logs/pvi/{model}/seed{seed}/{task}/compute_pvi.log",
-    benchmark:
-        "benchmarks/pvi/{model}/seed{seed}/{task}/compute_pvi.tsv"

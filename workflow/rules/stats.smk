@@ -12,15 +12,15 @@ rule pair_tests:
         stats_model_pvi_files,
     output:
         "results/stats/{model}/pairs.tsv",
-    params:
-        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
-        settings=STATS.as_params("pair_tests"),
     log:
         "logs/stats/{model}/pair_tests.log",
     benchmark:
         "benchmarks/stats/{model}/pair_tests.tsv"
     conda:
         "../../envs/stats.yaml"
+    params:
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("pair_tests"),
     script:
         "../scripts/run_pair_tests.py"
 
@@ -32,17 +32,17 @@ rule group_tests:
         stats_model_pvi_files,
     output:
         "results/stats/{model}/triples.{ext}",
-    wildcard_constraints:
-        ext="tsv|parquet",
-    params:
-        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
-        settings=STATS.as_params("group_tests"),
     log:
         "logs/stats/{model}/group_tests_{ext}.log",
     benchmark:
         "benchmarks/stats/{model}/group_tests_{ext}.tsv"
+    wildcard_constraints:
+        ext="tsv|parquet",
     conda:
         "../../envs/stats.yaml"
+    params:
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("group_tests"),
     script:
         "../scripts/run_group_tests.py"
 
@@ -53,15 +53,15 @@ rule vinfo:
         seeds=vinfo_replicate_files,
     output:
         "results/stats/{model}/vinfo.tsv",
-    params:
-        resamples=STATS.bootstrap_resamples,
-        seed=STATS.bootstrap_seed,
-        main_seeds=vinfo_main_seeds,
     log:
         "logs/stats/{model}/vinfo.log",
     localrule: True
     conda:
         "../../envs/stats.yaml"
+    params:
+        resamples=STATS.bootstrap_resamples,
+        seed=STATS.bootstrap_seed,
+        main_seeds=vinfo_main_seeds,
     script:
         "../scripts/vinfo.py"
 
@@ -72,13 +72,13 @@ rule sensitivity:
     output:
         table="results/stats/{model}/sensitivity.tsv",
         summary="results/stats/{model}/sensitivity_summary.tsv",
-    params:
-        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
-        settings=STATS.as_params("sensitivity"),
     log:
         "logs/stats/{model}/sensitivity.log",
     localrule: True
     conda:
         "../../envs/stats.yaml"
+    params:
+        # the options this job reads (pvigroup.config.StatsSettings.JOBS)
+        settings=STATS.as_params("sensitivity"),
     script:
         "../scripts/sensitivity.py"

@@ -30,15 +30,15 @@ rule make_table:
         md="results/tables/table{nn}.md",
         tex="results/tables/table{nn}.tex",
         meta="results/tables/table{nn}.meta.json",
-    params:
-        settings=table_settings,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/tables/table{nn}/make_table.log",
     wildcard_constraints:
         nn=wf.one_of(TABLE_INPUTS),
     conda:
         "../../envs/stats.yaml"
+    params:
+        settings=table_settings,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/make_table.py"
 
@@ -46,13 +46,13 @@ rule make_table:
 rule make_table_index:
     output:
         "results/tables/index.md",
-    params:
-        plans=tb.plan_summary(config),
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/tables/make_table_index.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        plans=tb.plan_summary(config),
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/make_table_index.py"
 
@@ -62,13 +62,13 @@ rule make_table_comparison:
         unpack(comparison_files),
     output:
         "results/tables/paper_comparison.md",
-    params:
-        settings=tb.comparison_settings(config),
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/tables/make_table_comparison.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        settings=tb.comparison_settings(config),
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/make_table_comparison.py"
 
@@ -83,14 +83,14 @@ rule plot_pvi_violin:
             category="PVI",
             labels={"model": "{model}", "figure": "PVI per task"},
         ),
-    params:
-        tasks=tasks_for_plot,
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_pvi_violin.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        tasks=tasks_for_plot,
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_pvi_violin.py"
 
@@ -105,14 +105,14 @@ rule plot_pair_pvalues:
             category="Grouping",
             labels={"model": "{model}", "figure": "pair p-values"},
         ),
-    params:
-        alpha=config["stats"]["alpha"],
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_pair_pvalues.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        alpha=config["stats"]["alpha"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_pair_pvalues.py"
 
@@ -127,6 +127,10 @@ rule plot_pvi_forest:
             category="Grouping",
             labels={"model": "{model}", "figure": "PVI difference forest plot"},
         ),
+    log:
+        "logs/plots/{model}/plot_pvi_forest.log",
+    conda:
+        "../../envs/stats.yaml"
     params:
         margin=config["grouping"]["tost_margin"],
         alpha=config["stats"]["alpha"],
@@ -134,10 +138,6 @@ rule plot_pvi_forest:
         resamples=config["stats"]["bootstrap"]["resamples"],
         names=TABLE_NAMES,
         provenance=TABLE_PROVENANCE,
-    log:
-        "logs/plots/{model}/plot_pvi_forest.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/plot_pvi_forest.py"
 
@@ -152,15 +152,15 @@ rule plot_vinfo:
             category="PVI",
             labels={"model": "{model}", "figure": "V-information per task"},
         ),
+    log:
+        "logs/plots/{model}/plot_vinfo.log",
+    conda:
+        "../../envs/stats.yaml"
     params:
         seeds=config["pvi"]["variability_seeds"],
         resamples=config["stats"]["bootstrap"]["resamples"],
         names=TABLE_NAMES,
         provenance=TABLE_PROVENANCE,
-    log:
-        "logs/plots/{model}/plot_vinfo.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/plot_vinfo.py"
 
@@ -175,16 +175,16 @@ rule plot_sensitivity:
             category="Grouping",
             labels={"model": "{model}", "figure": "grouping vs sample size"},
         ),
+    log:
+        "logs/plots/{model}/plot_sensitivity.log",
+    conda:
+        "../../envs/stats.yaml"
     params:
         alpha=config["stats"]["alpha"],
         test=config["grouping"]["test"],
         sizes=config["stats"]["sensitivity_sizes"],
         names=TABLE_NAMES,
         provenance=TABLE_PROVENANCE,
-    log:
-        "logs/plots/{model}/plot_sensitivity.log",
-    conda:
-        "../../envs/stats.yaml"
     script:
         "../scripts/plot_sensitivity.py"
 
@@ -199,14 +199,14 @@ rule plot_groups:
             category="Grouping",
             labels={"model": "{model}", "figure": "accepted groups"},
         ),
-    params:
-        alpha=config["stats"]["alpha"],
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_groups.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        alpha=config["stats"]["alpha"],
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_groups.py"
 
@@ -221,13 +221,13 @@ rule plot_stl_mtl:
             category="STL vs MTL",
             labels={"model": "{model}", "figure": "STL vs MTL"},
         ),
-    params:
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/{model}/plot_stl_mtl.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_stl_mtl.py"
 
@@ -242,13 +242,13 @@ rule plot_label_distributions:
             category="Data",
             labels={"figure": "label distributions"},
         ),
-    params:
-        tasks=TASKS,
-        names=TABLE_NAMES,
-        provenance=TABLE_PROVENANCE,
     log:
         "logs/plots/plot_label_distributions.log",
     conda:
         "../../envs/stats.yaml"
+    params:
+        tasks=TASKS,
+        names=TABLE_NAMES,
+        provenance=TABLE_PROVENANCE,
     script:
         "../scripts/plot_label_distributions.py"

@@ -35,8 +35,8 @@ rule train_stl:
     # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
     threads: GPU_JOB["threads"]
     resources:
-        gpu=GPU_JOB["gpu"],
         **res.rule_resources("stl", config),
+        gpu=GPU_JOB["gpu"],
     params:
         train=train_stl_params,
         model=train_model_params,
@@ -63,8 +63,8 @@ rule train_mtl:
     # one GPU and 2 cores each, or with engine.device: cpu no GPU and 1 core (res.gpu_job)
     threads: GPU_JOB["threads"]
     resources:
-        gpu=GPU_JOB["gpu"],
         **res.rule_resources("mtl", config),
+        gpu=GPU_JOB["gpu"],
     params:
         train=train_mtl_params,
         model=train_model_params,
