@@ -18,10 +18,12 @@ from pvigroup.llm.prompts import PromptOptions, TaskPrompt
 from pvigroup.llm.run import APIBackend, prompt_llm
 from pvigroup.llm.spec import LLMSpec
 
-
 #: Script entries that are not (status, headers, body): a response that declares Content-Length
 #: 94 and closes the connection after 44 bytes, and one that answers after the client's timeout.
 CUT_OFF = "cut off mid-body"
+#: a 200 whose body is not UTF-8 (Latin-1 text, as a proxy's error page may be)
+NOT_UTF8 = "not UTF-8"
+LATIN1_BODY = "Passerelle indisponible : réessayez".encode("latin-1")
 SLOW = "slower than the timeout"
 CUT_BODY = json.dumps({"choices": [{"index": 0, "message": {"content": "1"}}]}).encode().ljust(94)
 assert len(CUT_BODY) == 94
@@ -54,6 +56,13 @@ class FakeServer:
                     self.wfile.write(CUT_BODY[:44])
                     self.wfile.flush()
                     self.close_connection = True
+                    return
+                if entry == NOT_UTF8:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(LATIN1_BODY)))
+                    self.end_headers()
+                    self.wfile.write(LATIN1_BODY)
                     return
                 if entry == SLOW:
                     time.sleep(server.slow_s)
@@ -355,3 +364,20 @@ def test_cache_key_depends_on_model_prompt_and_params(tmp_path):
     assert a.cache_key("p") != ChatClient(
         LLMSpec.from_config("c", {**base, "temperature": 1})
     ).cache_key("p")
+
+
+def test_a_body_that_is_not_utf8_is_retried_then_ends_in_the_one_line_error(server, tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("PVIGROUP_TEST_KEY", "sk-test")
+    cfg = api_cfg(server, tmp_path, max_retries=2, backoff_s=0.01, max_backoff_s=0.05)
+    client = ChatClient(LLMSpec.from_config("c", cfg), sleep=lambda s: None)
+    server.script = [NOT_UTF8]
+    assert client.complete_one("x") == "1" and client.stats.retries == 1
+    server.script = [NOT_UTF8] * 3
+    with pytest.raises(PvigroupError) as err:
+        client.complete_one("y")
+    assert len(server.requests) == 5
+    assert re.fullmatch(r"llm c: http://127\.0\.0\.1:\d+/v1/chat/completions failed 3 times "
+                        r"\(last: a response that is not UTF-8 \(byte 27: b'\\xe9'\)\); "
+                        r"request [0-9a-f]{12}; raise max_retries or try later", str(err.value)), \
+        str(err.value)

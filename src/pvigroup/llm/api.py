@@ -225,6 +225,10 @@ class ChatClient:
                 why = _one_line(text if text.startswith(name) else f"{name}: {text}")
             except json.JSONDecodeError:
                 why = "a response that is not JSON"
+            except UnicodeDecodeError as err:
+                # a body garbled on the way (a proxy's error page in another encoding, a cut
+                # multi-byte character): retried like one that is not JSON
+                why = f"a response that is not UTF-8 (byte {err.start}: {err.object[err.start:err.start + 1]!r})"
             if attempt == self.spec.max_retries:
                 raise PvigroupError(
                     f"llm {self.spec.name}: {url} failed {attempt + 1} times (last: {why}); "
