@@ -2,7 +2,7 @@
 (stand-in data with the declared fields and labels, tiny encoders, small amounts), through every
 table and ``snakemake --report``, with the tables checked against the paper's own structure.
 
-Marked ``rehearsal``: not in the default run and not yet in `.ci/run`; run it on its own
+Marked ``rehearsal``: not in the default run; `.ci/run` runs it as its own step
 (``python -m pytest -n 0 -m rehearsal``).
 """
 
@@ -36,7 +36,7 @@ ROLE = {3: "similar", 4: "similar", 5: "dissimilar", 6: "dissimilar", 15: "simil
         16: "similar"}
 
 
-def smk(work: Path, *args: str, timeout: int = 3000) -> subprocess.CompletedProcess:
+def smk(work: Path, *args: str, timeout: int = 5400) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory",
            str(work), "--cores", "2", *args, "--configfile", str(PAPER),
            str(work / "config" / "overlay.yaml")]
@@ -108,6 +108,9 @@ def test_tables_3_to_6_list_the_hand_listed_groups(run):
         # one row per task of each group, in the group's listed order, each with a test score
         assert table["task"].tolist() == [t for g in listed for t in g], number
         assert table[["stl_acc", "mtl_acc"]].notna().all().all(), number
+        # two seeds each: every cell has its 95 % interval over seeds
+        assert (table[["stl_n_seeds", "mtl_n_seeds"]] == 2).all().all(), number
+        assert table[["stl_acc_ci", "mtl_acc_ci", "stl_f1_ci", "mtl_f1_ci"]].notna().all().all(), number
         if number <= 6:
             seen |= set(groups)
     assert len(seen) == 27
