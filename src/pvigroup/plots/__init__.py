@@ -8,7 +8,7 @@ Figures are deterministic for the same inputs (fixed size, dpi and ordering; no 
 Modules: ``base`` (the Agg backend, DPI, PNG metadata and the shared helpers), ``pvi`` (PVI,
 V-information, pair p-values, the forest plot), ``grouping`` (accepted groups, sensitivity to
 the sample size), ``training`` (label distributions, STL vs MTL). Every name is importable from
-here as before.
+here.
 """
 
 from __future__ import annotations

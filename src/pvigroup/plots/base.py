@@ -19,7 +19,7 @@ import pandas as pd
 
 from pvigroup.errors import PvigroupError
 
-log = logging.getLogger("pvigroup.plots")  # the logger's name from before the package split
+log = logging.getLogger("pvigroup.plots")  # one logger for every figure module
 
 DPI = 120
 _META = {"Software": None}  # no matplotlib version in the PNG: same inputs, same bytes

@@ -39,7 +39,7 @@ from pvigroup.resources.jobs import (
     train_runtime_min,
 )
 
-# private helpers, importable here as before (tests use res._round_up)
+# private helpers, importable here too (tests use res._round_up)
 from pvigroup.resources.jobs import _check_positive as _check_positive
 from pvigroup.resources.jobs import _round_up as _round_up
 from pvigroup.resources.rules import rule_resources, task_rows, train_hparams
